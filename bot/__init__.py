@@ -1,0 +1,1 @@
+"""The process: configuration, the web application, the CLI, the scheduler and the chat surfaces."""

@@ -1,0 +1,44 @@
+"""The aiohttp application: health probes, and the routes of each configured chat surface."""
+
+import logging
+
+from aiohttp import web
+from sqlalchemy import text
+
+from storage import migrate
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+DB_KEY = web.AppKey("db", Database)
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready only when the database answers and carries the newest schema."""
+    db = request.app[DB_KEY]
+    try:
+        async with db.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        revision = await migrate.current_revision(db)
+    except Exception as exc:  # any failure to reach the database means not ready
+        log.warning("readiness check: database unreachable (%s)", type(exc).__name__)
+        return web.json_response({"status": "unavailable", "database": "unreachable"}, status=503)
+    head = migrate.head_revision()
+    if revision != head:
+        return web.json_response(
+            {"status": "unavailable", "database": "not migrated", "revision": revision, "expected": head},
+            status=503,
+        )
+    return web.json_response({"status": "ready", "database": "ok", "revision": revision})
+
+
+def build_app(db: Database) -> web.Application:
+    app = web.Application()
+    app[DB_KEY] = db
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app

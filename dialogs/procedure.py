@@ -1,0 +1,368 @@
+"""The procedure configuration: the rules a council runs strategy discussions by.
+
+Every number and list in ../shared/PROCEDURE.md lives in a YAML file, never in code, because local
+procedures differ from council to council. `load_procedure` validates such a file and, when it is
+wrong, says which file, line and field, so that the person editing it can fix it without a developer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from dialogs.clock import Nation
+
+DEFAULT_PROCEDURE_FILE = Path(__file__).with_name("procedures") / "working-together-2023-kent-medway.yaml"
+
+# A quorum entry that stands for "the agency that referred this case", which differs per case.
+REFERRING_AGENCY = "referring_agency"
+
+# Agenda stages the dialog code hooks behaviour on (the decision, the S47 plan, the record), so a
+# council may reword or add stages but not drop or reorder these.
+AGENDA_STAGE_IDS = ("concern", "information", "immediate_protection", "decision", "plan", "record")
+
+Id = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _parse_hhmm(value: Any) -> Any:
+    if isinstance(value, time):
+        return value
+    if not isinstance(value, str):
+        # YAML 1.1 reads an unquoted 17:00 as the base-60 number 1020, hence the hint.
+        raise PydanticCustomError("hhmm", 'time must be a quoted "HH:MM" string, e.g. "17:00"')
+    try:
+        hours, minutes = value.split(":")
+        if len(hours) != 2 or len(minutes) != 2:
+            raise ValueError
+        return time(int(hours), int(minutes))
+    except ValueError:
+        # An f-string and no context: pydantic leaves such a message as it is.
+        raise PydanticCustomError(
+            "hhmm", f'time must be "HH:MM" on the 24-hour clock (00:00 to 23:59), got {value!r}'
+        ) from None
+
+
+LocalTime = Annotated[time, BeforeValidator(_parse_hhmm)]
+
+
+class _Model(BaseModel):
+    # Unknown keys are typos in a council's file; frozen because the procedure is shared read-only.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OfficeHours(_Model):
+    days: tuple[Weekday, ...] = Field(min_length=1)
+    start: LocalTime
+    end: LocalTime
+    bank_holidays_are_out_of_hours: bool = True
+
+    @field_validator("days")
+    @classmethod
+    def _no_repeated_days(cls, days: tuple[Weekday, ...]) -> tuple[Weekday, ...]:
+        if len(set(days)) != len(days):
+            raise ValueError("a day is listed more than once")
+        return days
+
+    @field_validator("end")
+    @classmethod
+    def _end_after_start(cls, end: time, info: ValidationInfo) -> time:
+        start = info.data.get("start")  # absent when start itself was invalid
+        if start is not None and end <= start:
+            raise ValueError(f"end {end:%H:%M} must be after start {start:%H:%M}")
+        return end
+
+    def is_out_of_hours(self, local_dt: datetime, is_bank_holiday: bool) -> bool:
+        """Whether wall-clock `local_dt` is outside office hours (start inclusive, end exclusive)."""
+        if is_bank_holiday and self.bank_holidays_are_out_of_hours:
+            return True
+        if _WEEKDAYS[local_dt.weekday()] not in self.days:
+            return True
+        return not (self.start <= local_dt.time() < self.end)
+
+
+class Timescales(_Model):
+    meeting_within_hours: int = Field(ge=1)  # elapsed hours
+    # 0 working days is allowed: "by the end of the same day".
+    record_circulation_working_days: int = Field(ge=0)
+    outcome_notification_working_days: int = Field(ge=0)
+    icpc_working_days: int = Field(ge=1)
+    further_discussion_working_days: int = Field(ge=1)
+
+
+class Reminders(_Model):
+    lead_hours: int = Field(ge=1)
+    morning_of_due_day: LocalTime
+    escalate_after_hours: int = Field(ge=0)
+    escalate_to: Literal["team_manager", "duty_channel"]
+    invitation_unanswered_after_minutes: int = Field(ge=1)
+    quorum_check_before_minutes: int = Field(ge=0)
+    snooze_options: tuple[Annotated[int, Field(ge=1)], ...] = Field(min_length=1)  # minutes
+
+    @field_validator("snooze_options")
+    @classmethod
+    def _distinct(cls, options: tuple[int, ...]) -> tuple[int, ...]:
+        if len(set(options)) != len(options):
+            raise ValueError("a snooze option is listed more than once")
+        return options
+
+
+class Agency(_Model):
+    id: Id
+    label: Text
+
+
+class Role(_Model):
+    id: Id
+    label: Text
+    agency: Id
+    may_convene: bool = False
+    may_chair: bool = False
+    out_of_hours_only: bool = False
+
+
+class Quorum(_Model):
+    """Agency ids (or REFERRING_AGENCY) that must take part for a discussion to be quorate."""
+
+    in_hours: tuple[Id, ...] = Field(min_length=1)
+    out_of_hours: tuple[Id, ...] = Field(min_length=1)
+
+
+class Category(_Model):
+    id: Id
+    label: Text
+    meeting_required: bool  # a meeting, not phone calls
+
+
+class Requirement(_Model):
+    """A role that must attend (or be consulted) when a circumstance of the case applies."""
+
+    id: Id
+    when: Literal["possible_injury", "medical_implications", "hospital_involvement", "inpatient", "complex"]
+    role: Id
+    how: Literal["attend", "consult"]
+    # What the record must hold when the role is absent: their directions and the reason, or the reason.
+    if_absent: Literal["directions_and_reason", "reason"] | None = None
+    label: Text
+
+
+class AgendaStage(_Model):
+    id: Id
+    title: Text
+    prompt: Text  # posted by the bot in the discussion thread
+
+
+class Outcome(_Model):
+    id: Id
+    label: Text
+    starts_s47: bool
+    # Fields of the decision the chair must fill in for this outcome.
+    requires: tuple[Literal["reasons", "risks", "plan", "reconvene_date", "alternative"], ...] = ()
+
+
+class ChecklistItem(_Model):
+    id: Id
+    label: Text
+    help: Text | None = None
+
+
+class Procedure(_Model):
+    name: Text
+    version: int = Field(ge=1)
+    nation: Nation = "england-and-wales"  # whose bank holidays are not working days
+    office_hours: OfficeHours
+    timescales: Timescales
+    reminders: Reminders
+    agencies: tuple[Agency, ...] = Field(min_length=1)
+    roles: tuple[Role, ...] = Field(min_length=1)
+    quorum: Quorum
+    categories: tuple[Category, ...] = Field(min_length=1)
+    complex_case_requires_meeting: bool
+    requirements: tuple[Requirement, ...] = ()
+    agenda: tuple[AgendaStage, ...] = Field(min_length=1)
+    outcomes: tuple[Outcome, ...] = Field(min_length=1)
+    s47_checklist: tuple[ChecklistItem, ...] = Field(min_length=1)
+    cultural_context_prompt: Text
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> Procedure:
+        # Only the first problem, but with its exact place (in ctx) so the loader can find its line:
+        # a model validator's own error has no location inside the model.
+        problem = next(iter(self._problems()), None)
+        if problem is not None:
+            loc, reason = problem
+            raise PydanticCustomError(
+                "procedure_reference",
+                "{field}: {reason}",
+                {"field": _path(loc), "reason": reason, "loc": loc},
+            )
+        return self
+
+    def _problems(self) -> Iterable[tuple[tuple[str | int, ...], str]]:
+        for section in (
+            "agencies",
+            "roles",
+            "categories",
+            "requirements",
+            "agenda",
+            "outcomes",
+            "s47_checklist",
+        ):
+            seen: set[str] = set()
+            for i, item in enumerate(getattr(self, section)):
+                if item.id in seen:
+                    yield (section, i, "id"), f"duplicate id {item.id!r}"
+                seen.add(item.id)
+        agency_ids = {a.id for a in self.agencies}
+        if REFERRING_AGENCY in agency_ids:
+            i = [a.id for a in self.agencies].index(REFERRING_AGENCY)
+            yield ("agencies", i, "id"), f"{REFERRING_AGENCY!r} is reserved for the case's referring agency"
+        for i, role in enumerate(self.roles):
+            if role.agency not in agency_ids:
+                yield ("roles", i, "agency"), f"unknown agency {role.agency!r}"
+        if not any(r.may_chair for r in self.roles):
+            yield ("roles",), "no role may chair"
+        if not any(r.may_convene for r in self.roles):
+            yield ("roles",), "no role may convene"
+        for when in ("in_hours", "out_of_hours"):
+            for i, entry in enumerate(getattr(self.quorum, when)):
+                if entry != REFERRING_AGENCY and entry not in agency_ids:
+                    yield ("quorum", when, i), f"unknown agency {entry!r}"
+        role_ids = {r.id for r in self.roles}
+        for i, req in enumerate(self.requirements):
+            if req.role not in role_ids:
+                yield ("requirements", i, "role"), f"unknown role {req.role!r}"
+        stage_ids = [s.id for s in self.agenda]
+        missing = [s for s in AGENDA_STAGE_IDS if s not in stage_ids]
+        if missing:
+            yield ("agenda",), f"missing stage(s): {', '.join(missing)}"
+        elif [s for s in stage_ids if s in AGENDA_STAGE_IDS] != list(AGENDA_STAGE_IDS):
+            yield ("agenda",), f"stages must come in this order: {', '.join(AGENDA_STAGE_IDS)}"
+
+    def is_out_of_hours(self, local_dt: datetime, is_bank_holiday: bool) -> bool:
+        """Whether wall-clock `local_dt` is outside office hours; the caller knows about bank holidays."""
+        return self.office_hours.is_out_of_hours(local_dt, is_bank_holiday)
+
+    def agency(self, id: str) -> Agency:
+        return _find(self.agencies, id, "agency")
+
+    def role(self, id: str) -> Role:
+        return _find(self.roles, id, "role")
+
+    def category(self, id: str) -> Category:
+        return _find(self.categories, id, "category")
+
+    def outcome(self, id: str) -> Outcome:
+        return _find(self.outcomes, id, "outcome")
+
+    def chair_roles(self) -> frozenset[str]:
+        return frozenset(r.id for r in self.roles if r.may_chair)
+
+    def convener_roles(self) -> frozenset[str]:
+        return frozenset(r.id for r in self.roles if r.may_convene)
+
+
+def _find[T: Agency | Role | Category | Outcome](items: tuple[T, ...], id: str, kind: str) -> T:
+    # The lists are a few dozen entries at most, so a scan is simpler than an index.
+    for item in items:
+        if item.id == id:
+            return item
+    raise KeyError(f"unknown {kind} {id!r}")
+
+
+class ProcedureError(Exception):
+    """A procedure file that cannot be used; the message names the file, line and field."""
+
+
+def load_procedure(path: str | Path | None = None) -> Procedure:
+    """Read and validate a procedure file (the shipped default when `path` is None)."""
+    path = Path(path) if path is not None else DEFAULT_PROCEDURE_FILE
+    where = f"procedure file {path}"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProcedureError(f"{where}: cannot be read: {exc.strerror or exc}") from exc
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        _check_duplicate_keys(root)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f", line {mark.line + 1}" if mark else ""
+        problem = ": ".join(p for p in (exc.context, exc.problem) if p)
+        raise ProcedureError(f"{where}{line}: YAML syntax error: {problem}") from exc
+    if root is None:
+        raise ProcedureError(f"{where}, line 1: the file is empty")
+    try:
+        return Procedure.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]  # one precise message helps more than a wall of them
+        ctx = err.get("ctx") or {}
+        if err["type"] == "procedure_reference":
+            loc, msg = ctx["loc"], ctx["reason"]
+        else:
+            loc, msg = err["loc"], err["msg"]
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ProcedureError(f"{where}, line {_line_of(root, loc)}, field {_path(loc)}: {msg}{more}") from exc
+
+
+def _path(loc: tuple[str | int, ...]) -> str:
+    """('roles', 3, 'agency') -> 'roles[3].agency'."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _line_of(root: yaml.Node, loc: tuple[str | int, ...]) -> int:
+    """1-based line of the deepest node along `loc`: a key's line, a list item's line, or, for a
+    missing key, the line of the mapping that should hold it."""
+    node, line = root, root.start_mark.line + 1
+    for part in loc:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == str(part):
+                    child, line = value, key.start_mark.line + 1
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            child = node.value[part]
+            line = child.start_mark.line + 1
+        if child is None:
+            break
+        node = child
+    return line
+
+
+def _check_duplicate_keys(node: yaml.Node | None) -> None:
+    # PyYAML silently keeps the last of two equal keys; in a hand-edited file that hides a mistake.
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            if key.value in seen:
+                raise yaml.MarkedYAMLError(
+                    problem=f"duplicate key {key.value!r}", problem_mark=key.start_mark
+                )
+            seen.add(key.value)
+            _check_duplicate_keys(value)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _check_duplicate_keys(item)

@@ -1,0 +1,71 @@
+"""The async engine and sessions, for SQLite (embedded default) and PostgreSQL (production)."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+}
+
+
+def async_url(url: str) -> str:
+    """`sqlite:///x.db` or `postgresql://...` -> the same URL with the async driver we ship."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend not in ASYNC_DRIVERS:
+        raise ValueError(f"unsupported database {backend!r}: use sqlite:///path.db or postgresql://...")
+    return parsed.set(drivername=ASYNC_DRIVERS[backend]).render_as_string(hide_password=False)
+
+
+def create_engine(url: str, **kwargs) -> AsyncEngine:
+    engine = create_async_engine(async_url(url), **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # WAL lets the playground read while the scheduler writes; foreign keys are off by default.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.close()
+    # Let SQLAlchemy, not the driver, decide when transactions begin (see _sqlite_begin_immediate).
+    dbapi_conn.isolation_level = None
+
+
+def _sqlite_begin_immediate(conn) -> None:
+    # Take the write lock at BEGIN: a transaction that reads and then writes (the audit chain, the
+    # scheduler's claim) would otherwise fail with "database is locked" when another writer got in
+    # between. Readers are not blocked in WAL mode.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """One engine and its session factory; the object the layers above pass around."""
+
+    def __init__(self, url: str, **engine_kwargs) -> None:
+        self.url = url
+        self.engine = create_engine(url, **engine_kwargs)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction: committed on success, rolled back on error."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

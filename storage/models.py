@@ -1,0 +1,246 @@
+"""The tables for the life of a strategy discussion.
+
+Times are UTC (UTCDateTime); calendar dates (due days, ICPC date) are plain dates in the council's
+time zone. Free text about the case lives only in these tables, never in logs or notifications.
+"""
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime, utcnow
+
+
+def _ts(**kw) -> Any:
+    return Field(sa_type=UTCDateTime, **kw)
+
+
+def _now() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+def _text(**kw) -> Any:
+    return Field(sa_type=Text, **kw)
+
+
+class Person(SQLModel, table=True):
+    """The directory: who is who, across platforms."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    display_name: str = Field(max_length=200)
+    email: str | None = Field(default=None, max_length=320, index=True, unique=True)
+    agency: str = Field(max_length=40)
+    role: str = Field(max_length=40)
+    manager_id: int | None = Field(default=None, foreign_key="person.id")
+    created_at: datetime = _now()
+
+
+class PersonIdentity(SQLModel, table=True):
+    """A person's id on one platform (Slack user id, Teams AAD/29: id, playground handle)."""
+
+    __table_args__ = (UniqueConstraint("platform", "tenant", "external_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    platform: str = Field(max_length=20)
+    tenant: str = Field(default="", max_length=100)
+    external_id: str = Field(max_length=200)
+
+
+class Discussion(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    case_ref: str = Field(max_length=64, index=True)
+    number: int = 1  # 1 = first; reconvened discussions count up
+    is_final: bool = False
+    previous_id: int | None = Field(default=None, foreign_key="discussion.id")
+    state: str = Field(default="convened", max_length=20, index=True)
+    stage: str = Field(default="concern", max_length=40)
+    category: str = Field(max_length=40)
+    concern: str = _text()
+    immediate_risk: bool = False
+    possible_injury: bool = False
+    medical_implications: bool = False
+    hospital_involvement: bool = False
+    inpatient: bool = False
+    complex_case: bool = False
+    referring_agency: str = Field(default="other", max_length=40)
+    out_of_hours: bool = False
+    out_of_hours_detected: bool = False
+    format: str = Field(default="meeting", max_length=20)  # meeting | call | series_of_calls
+    convened_by_id: int = Field(foreign_key="person.id")
+    chair_id: int = Field(foreign_key="person.id")
+    convened_at: datetime = _now()
+    proposed_at: datetime = _ts()
+    meeting_due_at: datetime = _ts()
+    late_reason: str | None = _text(default=None)
+    held_on: date | None = None
+    monitoring: str | None = _text(default=None)  # who monitors progress, and how
+    nation: str = Field(default="england-and-wales", max_length=20)
+    updated_at: datetime = _now()
+
+
+class Participant(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("discussion_id", "person_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    discussion_id: int = Field(foreign_key="discussion.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    agency: str = Field(max_length=40)
+    role: str = Field(max_length=40)
+    is_chair: bool = False
+    # invited | accepted | declined | by_phone | absent
+    status: str = Field(default="invited", max_length=20)
+    how: str | None = Field(default=None, max_length=20)  # chat | phone | meeting
+    reason: str | None = _text(default=None)  # why declined / absent
+    directions: str | None = _text(default=None)  # police manager's directions when not attending
+    invited_at: datetime = _now()
+    responded_at: datetime | None = _ts(default=None)
+
+
+class Contribution(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    discussion_id: int = Field(foreign_key="discussion.id", index=True)
+    person_id: int = Field(foreign_key="person.id")
+    agency: str = Field(max_length=40)
+    stage: str = Field(max_length=40)
+    text: str = _text()
+    via: str = Field(default="thread", max_length=30)  # thread | phone_entered_by_chair | form
+    entered_by_id: int | None = Field(default=None, foreign_key="person.id")
+    created_at: datetime = _now()
+    edited_at: datetime | None = _ts(default=None)
+
+
+class Decision(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    discussion_id: int = Field(foreign_key="discussion.id", unique=True)
+    outcome: str = Field(max_length=40)
+    reasons: str = _text()
+    risks: str = _text()
+    reconvene_on: date | None = None
+    alternative: str | None = _text(default=None)  # no S47: what happens instead
+    services: str | None = _text(default=None)
+    refer_again_when: str | None = _text(default=None)
+    decided_by_id: int = Field(foreign_key="person.id")
+    decided_at: datetime = _now()
+
+
+class Plan(SQLModel, table=True):
+    """The S47 plan's own fields; checklist answers and actions hang off the discussion."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    discussion_id: int = Field(foreign_key="discussion.id", unique=True)
+    criminal_investigation: str | None = _text(default=None)
+    tell_parents: bool | None = None
+    tell_parents_how: str | None = _text(default=None)  # what, when, how and by whom; or why not
+    icpc_on: date | None = None
+    icpc_late_reason: str | None = _text(default=None)
+    updated_at: datetime = _now()
+
+
+class PlanItem(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("discussion_id", "item"),)
+    id: int | None = Field(default=None, primary_key=True)
+    discussion_id: int = Field(foreign_key="discussion.id", index=True)
+    item: str = Field(max_length=60)  # checklist id from the procedure file
+    answer: str | None = _text(default=None)
+    not_applicable: bool = False
+    na_reason: str | None = _text(default=None)
+
+
+class Action(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    discussion_id: int = Field(foreign_key="discussion.id", index=True)
+    description: str = _text()
+    owner_id: int = Field(foreign_key="person.id")
+    owner_agency: str = Field(max_length=40)
+    due_on: date
+    status: str = Field(default="open", max_length=20)  # open | done | cancelled
+    created_at: datetime = _now()
+
+
+class DueItem(SQLModel, table=True):
+    """A deadline and its reminders. The scheduler claims rows whose next_at has come."""
+
+    __table_args__ = (
+        UniqueConstraint("discussion_id", "kind", "subject"),
+        # The sweep reads only open rows in next_at order, so its cost follows what is due.
+        Index(
+            "ix_due_item_open_next_at",
+            "next_at",
+            postgresql_where=text("state = 'open'"),
+            sqlite_where=text("state = 'open'"),
+        ),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    discussion_id: int = Field(foreign_key="discussion.id", index=True)
+    kind: str = Field(max_length=40)  # meeting | record_circulation | icpc | action | ...
+    subject: str = Field(default="", max_length=60)  # e.g. the action id
+    recipient_id: int | None = Field(default=None, foreign_key="person.id")
+    due_at: datetime = _ts()
+    remind_at: datetime | None = _ts(default=None)
+    morning_at: datetime | None = _ts(default=None)
+    escalate_at: datetime | None = _ts(default=None)
+    next_at: datetime | None = _ts(default=None)
+    state: str = Field(default="open", max_length=20)  # open | done | cancelled
+    stage: str = Field(default="pending", max_length=20)  # pending | reminded | due_day | escalated
+    missed_reason: str | None = _text(default=None)
+    claimed_by: str | None = Field(default=None, max_length=80)
+    claim_expires_at: datetime | None = _ts(default=None)
+    updated_at: datetime = _now()
+
+
+class RecordVersion(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("discussion_id", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    discussion_id: int = Field(foreign_key="discussion.id", index=True)
+    version: int
+    body: str = _text()  # the assembled record (markdown subset)
+    created_at: datetime = _now()
+    signed_off_by_id: int | None = Field(default=None, foreign_key="person.id")
+    signed_off_at: datetime | None = _ts(default=None)
+
+
+class Circulation(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("record_id", "person_id", "kind"),)
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: int = Field(foreign_key="recordversion.id", index=True)
+    person_id: int = Field(foreign_key="person.id")
+    kind: str = Field(default="record", max_length=30)  # record | outcome_notification
+    sent_at: datetime = _now()
+    acknowledged_at: datetime | None = _ts(default=None)
+
+
+class ConversationRef(SQLModel, table=True):
+    """Where the bot can write on a platform: a channel, a thread, a person's direct chat."""
+
+    __table_args__ = (UniqueConstraint("platform", "kind", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=20)
+    kind: str = Field(max_length=20)  # discussion_post | thread | person | channel
+    key: str = Field(max_length=300)
+    discussion_id: int | None = Field(default=None, foreign_key="discussion.id", index=True)
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    reference: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = _now()
+
+
+class InboundEvent(SQLModel, table=True):
+    """Platform event ids already handled, so a retried delivery changes nothing."""
+
+    platform: str = Field(primary_key=True, max_length=20)
+    event_id: str = Field(primary_key=True, max_length=200)
+    received_at: datetime = _now()
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only; each row carries the hash of the one before it (see storage.audit)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _now()
+    actor: str = Field(max_length=200)  # person id or "system"
+    channel: str = Field(max_length=20)  # slack | teams | playground | cli | scheduler
+    action: str = Field(max_length=60)
+    discussion_id: int | None = Field(default=None, index=True)
+    detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64, unique=True)
