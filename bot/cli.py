@@ -27,23 +27,40 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="apply pending migrations, then serve HTTP")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3978)
+    serve.set_defaults(handler=lambda a, s: asyncio.run(_serve(a, s)))
 
     db = sub.add_parser("db", help="database maintenance")
-    db.add_subparsers(dest="db_command", required=True).add_parser("upgrade", help="apply pending migrations")
+    upgrade = db.add_subparsers(dest="db_command", required=True).add_parser(
+        "upgrade", help="apply migrations"
+    )
+    upgrade.set_defaults(handler=lambda a, s: asyncio.run(_db_upgrade(s)))
 
-    sub.add_parser("check-config", help="validate the settings and the procedure file, then exit")
+    check = sub.add_parser("check-config", help="validate the settings and the procedure file, then exit")
+    check.set_defaults(handler=lambda a, s: _check_config(s))
 
     ts = sub.add_parser("timescales", help="statutory deadlines for a discussion")
     ts.add_argument("--held-on", help="date the strategy discussion was held (YYYY-MM-DD)")
     ts.add_argument("--convened-at", help="when it was decided to hold one (YYYY-MM-DDTHH:MM, UK local time)")
     ts.add_argument("--nation", choices=NATIONS, help="bank-holiday calendar (default: NATION setting)")
     ts.add_argument("--json", action="store_true", help="print one JSON object")
+    ts.set_defaults(handler=cmd_timescales)
 
     audit = sub.add_parser("audit", help="the audit trail")
-    audit.add_subparsers(dest="audit_command", required=True).add_parser(
-        "verify", help="check the hash chain"
+    verify = audit.add_subparsers(dest="audit_command", required=True).add_parser(
+        "verify", help="check the chain"
     )
+    verify.set_defaults(handler=lambda a, s: asyncio.run(_audit_verify(s)))
+
+    # Commands kept in their own modules register themselves here.
+    for register in _command_modules():
+        register(sub)
     return p
+
+
+def _command_modules():
+    from bot import cli_directory
+
+    return [cli_directory.register]
 
 
 def _date(value: str, name: str) -> date:
@@ -103,6 +120,7 @@ def cmd_timescales(args, settings: Settings) -> int:
 async def _serve(args, settings: Settings) -> int:
     from aiohttp import web
 
+    from bot.services import Services
     from bot.web import build_app
     from storage import migrate
 
@@ -111,9 +129,9 @@ async def _serve(args, settings: Settings) -> int:
             f"--host {args.host}: no Slack or Teams credentials are configured, so only the local playground "
             "would run, and it is served on loopback only (127.0.0.1); configure a platform first"
         )
-    db = _database(settings)
+    db = database(settings)
     await migrate.upgrade(db)
-    runner = web.AppRunner(build_app(db))
+    runner = web.AppRunner(build_app(Services.create(settings, db)))
     await runner.setup()
     await web.TCPSite(runner, args.host, args.port).start()
     log.info("serving on http://%s:%s", args.host, args.port)
@@ -129,7 +147,8 @@ def _resolve(host: str) -> str:
     return "127.0.0.1" if host == "localhost" else host
 
 
-def _database(settings: Settings):
+def database(settings: Settings):
+    """The configured database; creates the SQLite file's folder on first use."""
     from storage.db import Database
 
     if settings.sqlite_path:
@@ -140,7 +159,7 @@ def _database(settings: Settings):
 async def _db_upgrade(settings: Settings) -> int:
     from storage import migrate
 
-    db = _database(settings)
+    db = database(settings)
     try:
         await migrate.upgrade(db)
         print(f"database at revision {await migrate.current_revision(db)}")
@@ -152,7 +171,7 @@ async def _db_upgrade(settings: Settings) -> int:
 async def _audit_verify(settings: Settings) -> int:
     from storage import audit
 
-    db = _database(settings)
+    db = database(settings)
     try:
         async with db.session() as session:
             result = await audit.verify(session)
@@ -183,16 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-        if args.command == "timescales":
-            return cmd_timescales(args, settings)
-        if args.command == "check-config":
-            return _check_config(settings)
-        if args.command == "serve":
-            return asyncio.run(_serve(args, settings))
-        if args.command == "db":
-            return asyncio.run(_db_upgrade(settings))
-        if args.command == "audit":
-            return asyncio.run(_audit_verify(settings))
+        return args.handler(args, settings)
     except (ConfigError, ProcedureError) as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
@@ -201,4 +211,3 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 0
-    return 2

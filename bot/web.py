@@ -5,12 +5,12 @@ import logging
 from aiohttp import web
 from sqlalchemy import text
 
+from bot.services import Services
 from storage import migrate
-from storage.db import Database
 
 log = logging.getLogger(__name__)
 
-DB_KEY = web.AppKey("db", Database)
+SERVICES = web.AppKey("services", Services)
 
 
 async def healthz(_request: web.Request) -> web.Response:
@@ -19,7 +19,7 @@ async def healthz(_request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     """Ready only when the database answers and carries the newest schema."""
-    db = request.app[DB_KEY]
+    db = request.app[SERVICES].db
     try:
         async with db.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
@@ -36,9 +36,9 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready", "database": "ok", "revision": revision})
 
 
-def build_app(db: Database) -> web.Application:
+def build_app(services: Services) -> web.Application:
     app = web.Application()
-    app[DB_KEY] = db
+    app[SERVICES] = services
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     return app

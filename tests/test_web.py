@@ -3,8 +3,14 @@
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
 
-from bot.web import build_app
+from bot.config import Settings
+from bot.services import Services
+from bot.web import build_app as build_web_app
 from storage.db import Database
+
+
+def build_app(db):
+    return build_web_app(Services.create(Settings(), db))
 
 
 async def _get(app, path):

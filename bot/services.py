@@ -1,0 +1,25 @@
+"""What the process runs on, built once at start and shared by the web app, the CLI and the scheduler."""
+
+from dataclasses import dataclass
+
+from bot.config import Settings
+from bot.timesource import TimeSource
+from dialogs.engine import Dialogs
+from dialogs.procedure import Procedure, load_procedure
+from storage.db import Database
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    procedure: Procedure
+    dialogs: Dialogs
+    time: TimeSource
+
+    @classmethod
+    def create(cls, settings: Settings, db: Database, time: TimeSource | None = None) -> "Services":
+        procedure = load_procedure(settings.procedure_file)
+        time = time or TimeSource()
+        dialogs = Dialogs(db, procedure, nation=settings.nation, tz=settings.timezone, now=time.now)
+        return cls(settings=settings, db=db, procedure=procedure, dialogs=dialogs, time=time)
