@@ -120,11 +120,12 @@ def cmd_timescales(args, settings: Settings) -> int:
 async def _serve(args, settings: Settings) -> int:
     from aiohttp import web
 
+    from bot import playground
     from bot.services import Services
-    from bot.web import build_app
+    from bot.web import build_app, surfaces_for
     from storage import migrate
 
-    if not ipaddress.ip_address(_resolve(args.host)).is_loopback:
+    if surfaces_for(settings) == [playground] and not ipaddress.ip_address(_resolve(args.host)).is_loopback:
         raise UsageError(
             f"--host {args.host}: no Slack or Teams credentials are configured, so only the local playground "
             "would run, and it is served on loopback only (127.0.0.1); configure a platform first"

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from bot.config import Settings
+from bot.delivery import Router
 from bot.timesource import TimeSource
 from dialogs.engine import Dialogs
 from dialogs.procedure import Procedure, load_procedure
@@ -16,10 +17,11 @@ class Services:
     procedure: Procedure
     dialogs: Dialogs
     time: TimeSource
+    router: Router
 
     @classmethod
     def create(cls, settings: Settings, db: Database, time: TimeSource | None = None) -> "Services":
         procedure = load_procedure(settings.procedure_file)
         time = time or TimeSource()
         dialogs = Dialogs(db, procedure, nation=settings.nation, tz=settings.timezone, now=time.now)
-        return cls(settings=settings, db=db, procedure=procedure, dialogs=dialogs, time=time)
+        return cls(settings=settings, db=db, procedure=procedure, dialogs=dialogs, time=time, router=Router())

@@ -41,4 +41,14 @@ def build_app(services: Services) -> web.Application:
     app[SERVICES] = services
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    for surface in surfaces_for(services.settings):
+        surface.setup(app, services)
     return app
+
+
+def surfaces_for(settings) -> list:
+    """Slack and Teams when configured; the local playground only when neither is."""
+    from bot import playground, slack, teams
+
+    platforms = [m for m in (slack, teams) if m.configured(settings)]
+    return platforms or [playground]
