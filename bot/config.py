@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dialogs.clock import NATIONS
@@ -24,6 +24,67 @@ class Settings(BaseSettings):
     nation: Literal["england-and-wales", "scotland", "northern-ireland"] = "england-and-wales"
     procedure_file: Path | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # The reminders scheduler (README "Reminders"): how often it sweeps, and how long a claim lasts.
+    scheduler_enabled: bool = True
+    scheduler_interval_seconds: float = Field(default=30, gt=0)
+    scheduler_lease_seconds: float = Field(default=120, gt=0)
+    # Email domain -> agency: who may be added to the directory from their Slack/Teams profile.
+    directory_domain_rules: str = "police.uk=police,nhs.net=health,nhs.uk=health"
+
+    # Slack (README "Slack"): on when SLACK_SIGNING_SECRET and a bot token or an OAuth client are set.
+    slack_signing_secret: SecretStr | None = None
+    slack_bot_token: SecretStr | None = None  # xoxb-: one workspace
+    slack_app_token: SecretStr | None = None  # xapp-: Socket Mode instead of the public request URL
+    slack_client_id: str | None = None  # with the client secret: many workspaces through OAuth
+    slack_client_secret: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    slack_discussion_mode: Literal["private_channel", "thread"] = "private_channel"
+    slack_duty_channel: str | None = None  # channel ID (C.../G...) of the day duty team
+    slack_out_of_hours_channel: str | None = None  # channel ID of the out-of-hours team
+
+    # Microsoft Teams (README "Microsoft Teams"): on when MICROSOFT_APP_ID is set, or TEAMS_LOCAL_DEVELOPMENT.
+    microsoft_app_id: str = ""  # the Azure Bot's Microsoft App ID (Entra application client id)
+    microsoft_app_password: SecretStr | None = None  # its client secret ...
+    microsoft_app_certificate_path: Path | None = None  # ... or a PFX certificate without a password
+    microsoft_app_tenant_id: str = ""  # the council's Entra tenant (single-tenant bot)
+    teams_local_development: bool = False  # no app id: anonymous /api/messages, loopback callers only
+    teams_duty_channel_id: str | None = None  # Teams channel id (19:...@thread.tacv2) of the duty team
+    teams_out_of_hours_channel_id: str | None = None  # Teams channel id of the out-of-hours team
+    # Tests and operators only: take the Bot Framework signing keys from this OpenID metadata URL.
+    teams_openid_metadata_url_override: str | None = None
+
+    @field_validator("slack_bot_token", "slack_app_token")
+    @classmethod
+    def _slack_token_kind(cls, v: SecretStr | None, info) -> SecretStr | None:
+        prefix = "xoxb-" if info.field_name == "slack_bot_token" else "xapp-"
+        if v is not None and v.get_secret_value() and not v.get_secret_value().startswith(prefix):
+            raise ValueError(f"this token should start with {prefix} (see README, Slack)")
+        return v
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _slack_api_url(cls, v: str) -> str:
+        if not v.startswith(("https://", "http://")):
+            raise ValueError("use the Web API base URL, such as https://slack.com/api/")
+        return v if v.endswith("/") else v + "/"
+
+    @field_validator("slack_duty_channel", "slack_out_of_hours_channel")
+    @classmethod
+    def _slack_channel_id(cls, v: str | None) -> str | None:
+        if v and not (v[0] in "CG" and v[1:].isalnum() and v.isupper()):
+            raise ValueError("use the channel ID (C0123ABCD), shown at the bottom of the channel's details")
+        return v or None
+
+    @field_validator("directory_domain_rules")
+    @classmethod
+    def _domain_rules(cls, v: str) -> str:
+        from dialogs.directory import DirectoryError, parse_domain_rules
+
+        try:
+            parse_domain_rules(v)
+        except DirectoryError as exc:
+            raise ValueError(str(exc)) from None
+        return v
 
     @field_validator("database_url")
     @classmethod
@@ -70,5 +131,7 @@ def load_settings(**overrides) -> Settings:
             name = str(err["loc"][0]).upper() if err["loc"] else "settings"
             accepted = _ACCEPTED.get(str(err["loc"][0]) if err["loc"] else "")
             msg = f"accepted values: {accepted}" if accepted else err["msg"].removeprefix("Value error, ")
-            lines.append(f"{name} is not valid ({err.get('input')!r}): {msg}")
+            # Never echo a secret or token back, even a wrong one.
+            shown = "(hidden)" if name.endswith(("_SECRET", "_TOKEN")) else repr(err.get("input"))
+            lines.append(f"{name} is not valid ({shown}): {msg}")
         raise ConfigError("\n".join(lines)) from None

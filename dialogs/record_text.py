@@ -1,0 +1,205 @@
+"""The "record of strategy discussion", assembled from what the discussion holds.
+
+Its sections follow PROCEDURE.md ("What the record holds"). The text is the small markdown subset
+every surface renders, and it is what is exported to the council's case-management system.
+"""
+
+from sqlalchemy import select
+
+from dialogs import clock
+from dialogs.quorum import STATUS_LABELS, quorum_met, required_attendees
+from storage.models import (
+    Action,
+    Circulation,
+    Contribution,
+    Decision,
+    DueItem,
+    Person,
+    Plan,
+    PlanItem,
+    RecordVersion,
+)
+
+ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth"}
+FORMAT_LABELS = {"meeting": "meeting", "call": "phone call", "series_of_calls": "series of phone calls"}
+
+
+def ordinal(d) -> str:
+    return "final" if d.is_final else ORDINALS.get(d.number, f"number {d.number}")
+
+
+async def assemble(ctx) -> str:
+    d, p, s = ctx.d, ctx.procedure, ctx.session
+    people = {x.id: x for x in (await s.execute(select(Person))).scalars()}
+    parts = await ctx.participants(fresh=True)
+    contributions = list(
+        (
+            await s.execute(
+                select(Contribution)
+                .where(Contribution.discussion_id == d.id)
+                .order_by(Contribution.created_at, Contribution.id)
+            )
+        ).scalars()
+    )
+    decision = (await s.execute(select(Decision).where(Decision.discussion_id == d.id))).scalar()
+    plan = (await s.execute(select(Plan).where(Plan.discussion_id == d.id))).scalar()
+    items = {
+        i.item: i for i in (await s.execute(select(PlanItem).where(PlanItem.discussion_id == d.id))).scalars()
+    }
+    actions = list(
+        (
+            await s.execute(select(Action).where(Action.discussion_id == d.id).order_by(Action.due_on))
+        ).scalars()
+    )
+    missed = list(
+        (
+            await s.execute(
+                select(DueItem).where(DueItem.discussion_id == d.id, DueItem.missed_reason.is_not(None))
+            )
+        ).scalars()
+    )
+    chair = people[d.chair_id]
+
+    def role(r):
+        try:
+            return p.role(r).label
+        except KeyError:
+            return r
+
+    def agency(a):
+        try:
+            return p.agency(a).label
+        except KeyError:
+            return a
+
+    out = [
+        f"*Record of strategy discussion: {d.case_ref}*",
+        f"Discussion: {ordinal(d)} | Held: {d.held_on or 'not started'} | "
+        f"Format: {FORMAT_LABELS.get(d.format, d.format)}" + (" | Out of hours" if d.out_of_hours else ""),
+        f"Convened: {ctx.local(d.convened_at):%d %b %Y %H:%M}; "
+        f"proposed {ctx.local(d.proposed_at):%d %b %Y %H:%M}",
+        f"Chair: {chair.display_name} ({role(next((x.role for x in parts if x.is_chair), ''))})",
+    ]
+    if d.late_reason:
+        out.append(f"Held later than {p.timescales.meeting_within_hours} hours because: {d.late_reason}")
+
+    out.append("\n*Attendance*")
+    for part in parts:
+        person = people[part.person_id]
+        how = {"phone": "by phone", "chat": "in the discussion"}.get(part.how or "", "")
+        how = f", {how}" if how and part.status != "absent" else ""
+        status = STATUS_LABELS.get(part.status, part.status)
+        out.append(f"- {person.display_name}, {role(part.role)}, {agency(part.agency)}: {status}{how}")
+    out.append(f"Quorum: {'met' if quorum_met(p, d, parts) else 'NOT met'}")
+    for need in required_attendees(p, d, parts):
+        out.append(
+            f"- {need.label}: {'yes' if need.met else 'no'}{' (' + need.note + ')' if need.note else ''}"
+        )
+    apologies = [x for x in parts if x.status in ("declined", "absent")]
+    if apologies:
+        out.append("\n*Apologies and agencies not present*")
+        for x in apologies:
+            out.append(
+                f"- {people[x.person_id].display_name} ({agency(x.agency)}): {x.reason or 'no reason given'}"
+            )
+            if x.directions:
+                out.append(f"  Directions given: {x.directions}")
+
+    out.append(f"\n*The concern* ({p.category(d.category).label})\n{d.concern}")
+    out.append("\n*Information shared, by agency*")
+    by_agency: dict[str, list[Contribution]] = {}
+    for c in contributions:
+        by_agency.setdefault(c.agency, []).append(c)
+    for a, cs in by_agency.items():
+        out.append(f"_{agency(a)}_")
+        for c in cs:
+            via = " (by phone, entered by the chair)" if c.via == "phone_entered_by_chair" else ""
+            out.append(
+                f"- {people[c.person_id].display_name}{via}, {ctx.local(c.created_at):%d %b %H:%M}, "
+                f"stage {c.stage}: {c.text}"
+            )
+    if not contributions:
+        out.append("- none recorded")
+
+    out.append("\n*Decision*")
+    if decision:
+        out.append(f"Outcome: {p.outcome(decision.outcome).label}")
+        out.append(f"Reasons: {decision.reasons}")
+        out.append(f"Risks identified: {decision.risks}")
+        if decision.reconvene_on:
+            out.append(f"Reconvene on: {decision.reconvene_on:%d %b %Y}")
+        for label, value in (
+            ("Instead", decision.alternative),
+            ("Services", decision.services),
+            ("Refer again when", decision.refer_again_when),
+        ):
+            if value:
+                out.append(f"{label}: {value}")
+    else:
+        out.append("- no decision recorded")
+
+    if decision and p.outcome(decision.outcome).starts_s47:
+        out.append("\n*S47 plan*")
+        for c in p.s47_checklist:
+            item = items.get(c.id)
+            answer = (
+                "not answered"
+                if item is None
+                else (f"not applicable: {item.na_reason}" if item.not_applicable else item.answer)
+            )
+            out.append(f"- {c.label}: {answer}")
+        if plan:
+            told = {True: "yes", False: "not now", None: "not decided"}[plan.tell_parents]
+            out.append(f"Parents/carers and child told: {told}. {plan.tell_parents_how or ''}".rstrip())
+            if plan.icpc_on:
+                out.append(f"Initial child protection conference: {plan.icpc_on:%d %b %Y}")
+            if plan.icpc_late_reason:
+                out.append(
+                    f"Conference later than {p.timescales.icpc_working_days} working days because: "
+                    f"{plan.icpc_late_reason}"
+                )
+        if d.held_on:
+            target = clock.add_working_days(d.held_on, p.timescales.icpc_working_days, ctx.dialogs.nation)
+            out.append(f"ICPC target date: {target:%d %b %Y}")
+
+    out.append("\n*Actions*")
+    for a in actions:
+        out.append(
+            f"- {a.description} - {people[a.owner_id].display_name} ({agency(a.owner_agency)}), "
+            f"due {a.due_on:%d %b %Y}, {a.status}"
+        )
+    if not actions:
+        out.append("- none")
+    if d.held_on:
+        further = clock.add_working_days(
+            d.held_on, p.timescales.further_discussion_working_days, ctx.dialogs.nation
+        )
+        out.append(f"Next strategy discussion by: {further:%d %b %Y}")
+    if missed:
+        out.append("\n*Timescales not met*")
+        for m in missed:
+            out.append(f"- {m.kind.replace('_', ' ')}: {m.missed_reason}")
+    out.append(f"\n*Monitoring*\n{d.monitoring or 'not yet recorded'}")
+    return "\n".join(out)
+
+
+async def circulation_lines(ctx, record: RecordVersion) -> list[str]:
+    s = ctx.session
+    rows = (
+        await s.execute(
+            select(Circulation, Person)
+            .join(Person, Person.id == Circulation.person_id)
+            .where(Circulation.record_id == record.id)
+            .order_by(Circulation.id)
+        )
+    ).all()
+    return [
+        f"- {person.display_name} ({'record' if c.kind == 'record' else 'outcome'}): sent "
+        f"{ctx.local(c.sent_at):%d %b %H:%M}, "
+        + (
+            f"acknowledged {ctx.local(c.acknowledged_at):%d %b %H:%M}"
+            if c.acknowledged_at
+            else "not yet acknowledged"
+        )
+        for c, person in rows
+    ]

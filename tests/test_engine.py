@@ -1,0 +1,313 @@
+"""The whole discussion driven through the neutral dialogs, on SQLite and PostgreSQL."""
+
+from datetime import date
+
+from sqlalchemy import select
+
+from dialogs.model import TargetKind
+from dialogs.procedure import load_procedure
+from storage.models import Contribution, Discussion, Participant, RecordVersion
+from tests.engine_helpers import errors, form_of, make_driver, one
+
+CONVENE = dict(
+    case_ref="LL-204511",
+    category="physical",
+    concern="Bruising to the upper arm seen at school.",
+    immediate_risk="no",
+    possible_injury="yes",
+    medical_implications="no",
+    hospital_involvement="no",
+    inpatient="no",
+    complex_case="no",
+    referring_agency="education",
+    out_of_hours="no",
+    format="meeting",
+    proposed_date="2026-11-24",
+    proposed_time="14:00",
+)
+
+
+async def convene(drv, **overrides):
+    cards = await drv.submit("chair", "convene", "", **{**CONVENE, **overrides})
+    post = one(cards, TargetKind.MAIN_POST)
+    return post.target.discussion_id, cards
+
+
+def button_value(cards, action, person_id=None):
+    for c in cards:
+        if person_id is not None and c.target.person_id != person_id:
+            continue
+        for b in c.buttons:
+            if b.action == action:
+                return b.value
+    raise AssertionError(f"no {action} button")
+
+
+def answers(procedure):
+    fields = {f"item_{c.id}": f"Agreed answer for {c.id}." for c in procedure.s47_checklist}
+    fields["item_observe_home"] = "N/A: physical injury, no neglect concern"
+    return fields
+
+
+async def test_whole_discussion(db):
+    drv = await make_driver(db)
+    a = drv.actors
+    form = form_of(await drv.command("chair", "convene"))
+    assert form.id == "convene" and {i.id for i in form.inputs} >= {"case_ref", "concern", "proposed_time"}
+
+    did, cards = await convene(drv)
+    post = one(cards, TargetKind.MAIN_POST)
+    assert "Quorum" in dict(post.facts) and dict(post.facts)["Quorum"] == "not met"
+    assert "Police safeguarding manager" in post.text  # possible injury calls for one
+    assert dict(post.facts)["Meeting due by"] == "Wed 25 Nov 10:00"
+
+    invite = form_of(await drv.press("chair", "invite", did))
+    people = [str(a[k].person_id) for k in ("police", "police_manager", "health", "referrer")]
+    assert {o.value for o in invite.inputs[0].options} >= set(people)
+    cards = await drv.submit("chair", "invite", did, people=people)
+    dms = [c for c in cards if c.target.kind == TargetKind.DIRECT]
+    assert {c.target.person_id for c in dms} == {int(p) for p in people}
+    assert all("LL-204511" in c.preview and "Bruising" not in c.preview for c in dms)
+
+    await drv.press("police", "accept", button_value(dms, "accept", a["police"].person_id))
+    await drv.press("health", "accept", button_value(dms, "accept", a["health"].person_id))
+    pm_value = button_value(dms, "decline", a["police_manager"].person_id)
+    assert "directions" in {
+        i.id for i in form_of(await drv.press("police_manager", "decline", pm_value)).inputs
+    }
+    bad = await drv.submit("police_manager", "decline", pm_value, reason="In court all day")
+    assert "directions" in errors(bad)
+    assert form_of(bad).inputs[0].value == "In court all day"  # nothing typed is lost
+    cards = await drv.submit(
+        "police_manager",
+        "decline",
+        pm_value,
+        reason="In court all day",
+        directions="Officer to arrange a joint visit and ABE interview.",
+    )
+    post = one(cards, TargetKind.MAIN_POST)
+    assert dict(post.facts)["Quorum"] == "met"
+    assert "[x] A police safeguarding manager" in post.text
+
+    cards = await drv.press("chair", "start", did)
+    assert one(cards, TargetKind.THREAD).title.startswith("Stage 2 of 6")
+    await drv.reply("police", did, "Known to police: a previous domestic incident in 2025.", event_id="ev-1")
+    assert (
+        await drv.reply(
+            "police", did, "Known to police: a previous domestic incident in 2025.", event_id="ev-1"
+        )
+        == []
+    )
+    refused = await drv.reply("outsider", did, "I heard about this too")
+    assert one(refused, TargetKind.EPHEMERAL).text.startswith(
+        "Your message in the LL-204511 thread was not recorded"
+    )
+    await drv.reply("health", did, "Seen by the GP last month; no concerns noted.")
+
+    assert "Only the chair" in one(await drv.press("police", "decide", did), TargetKind.EPHEMERAL).text
+    bad = await drv.submit("chair", "decide", did, outcome="s47_joint", reasons="", risks="Injury pattern")
+    assert set(errors(bad)) == {"reasons"}
+    await drv.submit(
+        "chair",
+        "decide",
+        did,
+        outcome="s47_joint",
+        reasons="Unexplained bruising; threshold met.",
+        risks="Non-accidental injury; previous domestic incident.",
+    )
+
+    procedure = load_procedure()
+    fields = answers(procedure)
+    partial = {k: v for k, v in list(fields.items())[:5]}
+    cards = await drv.submit("chair", "plan", did, **partial)
+    assert "Still to answer" in one(cards, TargetKind.EPHEMERAL).text
+    late = await drv.submit(
+        "chair",
+        "plan",
+        did,
+        tell_parents="yes",
+        tell_parents_how="Social worker, today, visit.",
+        icpc_on="2027-01-29",
+        **fields,
+    )
+    assert "icpc_late_reason" in errors(late)
+    cards = await drv.submit(
+        "chair",
+        "plan",
+        did,
+        tell_parents="yes",
+        tell_parents_how="Social worker, today, visit.",
+        icpc_on="2026-12-14",
+        **fields,
+    )
+    assert dict(one(cards, TargetKind.MAIN_POST).facts)["State"] == "S47 plan agreed"
+
+    bad = await drv.submit(
+        "chair",
+        "add_action",
+        did,
+        description="Joint visit",
+        owner=str(a["police"].person_id),
+        due_on="2026-11-01",
+    )
+    assert "due_on" in errors(bad)
+    cards = await drv.submit(
+        "chair",
+        "add_action",
+        did,
+        description="Joint visit",
+        owner=str(a["police"].person_id),
+        due_on="2026-11-26",
+    )
+    assert one(cards, TargetKind.DIRECT).target.person_id == a["police"].person_id
+
+    review = await drv.press("chair", "review", did)
+    draft = one(review, TargetKind.EPHEMERAL)
+    assert "Known to police" in draft.text and "not applicable: physical injury" in draft.text
+    cards = await drv.submit(
+        "chair", "signoff", did, monitoring="Team manager reviews weekly in supervision."
+    )
+    dms = {c.target.person_id: c for c in cards if c.target.kind == TargetKind.DIRECT}
+    assert set(dms) == {a["police"].person_id, a["health"].person_id, a["referrer"].person_id}
+    assert dms[a["referrer"].person_id].title.startswith(
+        "Outcome"
+    )  # invited, did not attend: the outcome only
+    assert "Known to police" not in dms[a["referrer"].person_id].text
+
+    cards = await drv.press("police", "ack", button_value([dms[a["police"].person_id]], "ack"))
+    post = one(cards, TargetKind.MAIN_POST)
+    assert "Pat Police (record): sent" in post.text and "acknowledged" in post.text
+    assert "Harper Health (record): sent 24 Nov 10:00, not yet acknowledged" in post.text
+
+    async with db.session() as s:
+        d = await s.get(Discussion, did)
+        record = (
+            await s.execute(select(RecordVersion).where(RecordVersion.discussion_id == did))
+        ).scalar_one()
+    assert d.state == "circulated" and d.held_on == date(2026, 11, 24)
+    for expected in (
+        "Record of strategy discussion: LL-204511",
+        "Quorum: met",
+        "Directions given: Officer",
+        "Outcome: ",
+        "ICPC target date: 15 Dec 2026",
+        "Joint visit",
+        "Team manager reviews weekly",
+    ):
+        assert expected in record.body, expected
+
+
+async def test_only_managers_convene_and_bad_input_is_kept(db):
+    drv = await make_driver(db)
+    assert "Only a duty manager" in one(await drv.command("police", "convene"), TargetKind.EPHEMERAL).text
+    cards = await drv.submit(
+        "chair",
+        "convene",
+        "",
+        **{**CONVENE, "concern": "x" * 3001, "case_ref": "", "proposed_date": "2026-11-23"},
+    )
+    errs = errors(cards)
+    assert set(errs) >= {"concern", "case_ref", "proposed_date"}
+    assert {i.id: i.value for i in form_of(cards).inputs}["referring_agency"] == "education"
+
+
+async def test_meeting_required_and_late_time_needs_reason(db):
+    drv = await make_driver(db)
+    cards = await drv.submit("chair", "convene", "", **{**CONVENE, "category": "neglect", "format": "call"})
+    assert "format" in errors(cards)
+    cards = await drv.submit("chair", "convene", "", **{**CONVENE, "proposed_date": "2026-11-26"})
+    assert "late_reason" in errors(cards)
+    did, _ = await convene(drv, proposed_date="2026-11-26", late_reason="Paediatrician only free Thursday")
+    async with db.session() as s:
+        assert (await s.get(Discussion, did)).late_reason.startswith("Paediatrician")
+
+
+async def test_phone_contribution_and_correction_are_attributed_and_audited(db):
+    drv = await make_driver(db)
+    did, _ = await convene(drv)
+    await drv.submit("chair", "invite", did, people=[str(drv.actors["health"].person_id)])
+    await drv.press("chair", "start", did)
+    cards = await drv.submit(
+        "chair",
+        "phone",
+        did,
+        person=str(drv.actors["health"].person_id),
+        stage="information",
+        text="Health visitor: missed two appointments.",
+    )
+    assert "by phone, entered by the chair" in one(cards, TargetKind.THREAD).text
+    async with db.session() as s:
+        c = (await s.execute(select(Contribution))).scalar_one()
+        part = (
+            await s.execute(
+                select(Participant).where(Participant.person_id == drv.actors["health"].person_id)
+            )
+        ).scalar_one()
+    assert c.via == "phone_entered_by_chair" and c.entered_by_id == drv.actors["chair"].person_id
+    assert part.status == "by_phone"
+    await drv.submit(
+        "chair",
+        "correct",
+        did,
+        contribution=str(c.id),
+        stage="immediate_protection",
+        text="",
+        why="Belongs to immediate protection",
+    )
+    async with db.session() as s:
+        c = await s.get(Contribution, c.id)
+        from storage import audit
+
+        assert (await audit.verify(s)).ok
+    assert c.stage == "immediate_protection" and c.text.startswith("Health visitor")
+
+
+async def test_double_click_acts_once(db):
+    drv = await make_driver(db)
+    did, _ = await convene(drv)
+    from dialogs.model import Turn, TurnKind
+
+    turn = Turn(
+        actor=drv.actors["chair"], kind=TurnKind.BUTTON, name="start", value=str(did), event_id="tok-1"
+    )
+    first = await drv.dialogs.handle(turn)
+    second = await drv.dialogs.handle(turn)
+    assert one(first, TargetKind.THREAD)
+    assert one(second, TargetKind.EPHEMERAL).text == "That was already done."
+
+
+async def test_single_assessment_needs_reconvene_date_and_reconvenes(db):
+    drv = await make_driver(db)
+    did, _ = await convene(drv)
+    await drv.submit("chair", "invite", did, people=[str(drv.actors["police"].person_id)])
+    await drv.press("chair", "start", did)
+    cards = await drv.submit("chair", "decide", did, outcome="single_assessment", reasons="r", risks="k")
+    assert "reconvene_on" in errors(cards)
+    await drv.submit(
+        "chair", "decide", did, outcome="single_assessment", reasons="r", risks="k", reconvene_on="2026-12-10"
+    )
+    await drv.submit("chair", "signoff", did, monitoring="Chair", quorum_reason="Health unavailable; urgent")
+    cards = await drv.submit(
+        "chair",
+        "reconvene",
+        did,
+        format="meeting",
+        proposed_date="2026-11-24",
+        proposed_time="15:00",
+        is_final="no",
+    )
+    post = one(cards, TargetKind.MAIN_POST)
+    assert "(second)" in post.title
+    assert one(cards, TargetKind.DIRECT).target.person_id == drv.actors["police"].person_id
+
+
+async def test_status_and_due(db):
+    drv = await make_driver(db)
+    did, _ = await convene(drv)
+    card = one(await drv.command("chair", "status", "LL-204511"), TargetKind.EPHEMERAL)
+    assert card.title.startswith("Strategy discussion LL-204511")
+    assert (
+        "no open discussion"
+        in one(await drv.command("police", "status", "LL-204511"), TargetKind.EPHEMERAL).text
+    )
+    assert one(await drv.command("police", "help"), TargetKind.EPHEMERAL).title == "Help"
