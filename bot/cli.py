@@ -203,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # it reports every readiness probe
         return args.handler(args, settings)
     except (ConfigError, ProcedureError) as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
