@@ -95,8 +95,9 @@ async def main_card(ctx, target: Target | None = None) -> Card:
     lines.append("*Participants*")
     for part in parts:
         who = people[part.person_id].display_name
+        agency = next((a.label for a in p.agencies if a.id == part.agency), part.agency)
         lines.append(
-            f"- {who} ({part.agency}){' - chair' if part.is_chair else ''}: "
+            f"- {who} ({agency}){' - chair' if part.is_chair else ''}: "
             f"{STATUS_LABELS.get(part.status, part.status)}"
         )
     record = (

@@ -158,7 +158,7 @@ def test_default_agenda_and_outcomes(default):
         "plan",
         "record",
     ]
-    assert default.agenda[1].prompt.startswith("Stage 2 of 6 - Share information")
+    assert default.agenda[1].prompt.startswith("Each agency, share what is pertinent")
     assert {o.id for o in default.outcomes if o.starts_s47} == {"s47_single_agency", "s47_joint"}
     assert "plan" in default.outcome("s47_joint").requires
     assert "reconvene_date" in default.outcome("single_assessment").requires

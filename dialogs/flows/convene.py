@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 
 from dialogs import clock
 from dialogs.flows.registry import on
+from dialogs.flows.thread import stage_card
 from dialogs.model import Button, Card, Form, Input, InputKind, Option, Target, TargetKind, TurnKind
 from dialogs.validate import Fields, refill
 from storage.models import Discussion, Participant
@@ -258,11 +259,7 @@ async def convene(ctx) -> list[Card]:
         format=fmt,
     )
     cards = await ctx.changed()
-    cards.append(
-        ctx.thread(
-            _concern_text(ctx), title="Stage 1 of 6 - Clarify the concern", key=f"stage:{d.id}:concern"
-        )
-    )
+    cards.append(stage_card(ctx, "concern", _concern_text(ctx)))
     cards.append(
         ctx.reply(
             f"Convened {case_ref}. Meeting due by {ctx.local(meeting_due):%a %d %b %H:%M}. "
@@ -284,8 +281,7 @@ async def convene(ctx) -> list[Card]:
 
 def _concern_text(ctx) -> str:
     d, p = ctx.d, ctx.procedure
-    stage = next(s for s in p.agenda if s.id == "concern")
-    return f"{stage.prompt}\n\n*Category:* {p.category(d.category).label}\n*Concern:* {d.concern}"
+    return f"*Category:* {p.category(d.category).label}\n*Concern:* {d.concern}"
 
 
 @on(TurnKind.BUTTON, "reconvene", who="chair")
@@ -370,11 +366,7 @@ async def reconvene(ctx) -> list[Card]:
             invitations.append(await invitation_card(ctx, part))
     await ctx.audit("discussion.reconvened", previous_id=previous.id, number=number, final=is_final)
     cards = await ctx.changed() + invitations
-    cards.append(
-        ctx.thread(
-            _concern_text(ctx), title="Stage 1 of 6 - Clarify the concern", key=f"stage:{d.id}:concern"
-        )
-    )
+    cards.append(stage_card(ctx, "concern", _concern_text(ctx)))
     cards.append(
         ctx.reply(
             f"Reconvened {d.case_ref} as discussion {number}{' (final)' if is_final else ''}; "

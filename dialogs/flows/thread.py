@@ -10,20 +10,23 @@ from storage.models import Contribution, Person
 OPEN_STATES = {"convened", "in_discussion", "decided", "planned"}
 
 
-def stage_card(ctx, stage_id: str) -> Card:
+def stage_card(ctx, stage_id: str, extra: str = "") -> Card:
+    """The prompt for one agenda stage, posted in the thread, with the chair's next step as buttons."""
     stages = ctx.procedure.agenda
     n = next(i for i, s in enumerate(stages) if s.id == stage_id)
     stage = stages[n]
     buttons = []
-    if stage.id == "decision":
+    if n == 0:
+        buttons.append(Button("start", "Start the discussion (chair)", str(ctx.d.id), "primary"))
+    elif stage.id == "decision":
         buttons.append(Button("decide", "Record the decision (chair)", str(ctx.d.id), "primary"))
     elif stage.id == "plan":
         buttons.append(Button("plan", "Plan the S47 enquiry (chair)", str(ctx.d.id), "primary"))
     elif stage.id == "record":
         buttons.append(Button("review", "Review the record (chair)", str(ctx.d.id), "primary"))
-    if n + 1 < len(stages):
+    if 0 < n < len(stages) - 1:
         buttons.append(Button("next_stage", f"Next: {stages[n + 1].title}", str(ctx.d.id)))
-    text = stage.prompt
+    text = stage.prompt + (f"\n\n{extra}" if extra else "")
     if stage.id == "plan":
         text += "\n\n" + ctx.procedure.cultural_context_prompt
     return ctx.thread(
