@@ -24,6 +24,8 @@ def async_url(url: str) -> str:
 
 
 def create_engine(url: str, **kwargs) -> AsyncEngine:
+    # Bound parameters hold case details; keep them out of error messages and so out of logs.
+    kwargs.setdefault("hide_parameters", True)
     engine = create_async_engine(async_url(url), **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
