@@ -58,9 +58,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _command_modules():
-    from bot import cli_directory
+    from bot import cli_directory, cli_ops
+    from bot.teams import cli as teams_cli
 
-    return [cli_directory.register]
+    return [cli_directory.register, cli_ops.register, teams_cli.register]
 
 
 def _date(value: str, name: str) -> date:
@@ -195,6 +196,12 @@ def _check_config(settings: Settings) -> int:
         f"time zone {settings.timezone}"
     )
     print(f"procedure ok: {procedure.name} (version {procedure.version})")
+    from bot import slack
+
+    if slack.configured(settings):
+        from bot.slack.app import describe
+
+        print(f"slack ok: {describe(settings)}")  # a half-configured Slack raises ConfigError here
     return 0
 
 

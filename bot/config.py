@@ -132,6 +132,8 @@ def load_settings(**overrides) -> Settings:
             accepted = _ACCEPTED.get(str(err["loc"][0]) if err["loc"] else "")
             msg = f"accepted values: {accepted}" if accepted else err["msg"].removeprefix("Value error, ")
             # Never echo a secret or token back, even a wrong one.
-            shown = "(hidden)" if name.endswith(("_SECRET", "_TOKEN")) else repr(err.get("input"))
+            shown = (
+                "(hidden)" if name.endswith(("_SECRET", "_TOKEN", "_PASSWORD")) else repr(err.get("input"))
+            )
             lines.append(f"{name} is not valid ({shown}): {msg}")
         raise ConfigError("\n".join(lines)) from None

@@ -43,6 +43,10 @@ def build_app(services: Services) -> web.Application:
     app.router.add_get("/readyz", readyz)
     for surface in surfaces_for(services.settings):
         surface.setup(app, services)
+    if services.settings.scheduler_enabled:
+        from bot import scheduler
+
+        scheduler.setup(app, services)  # reminders: started and stopped with the app
     return app
 
 

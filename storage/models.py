@@ -186,6 +186,7 @@ class DueItem(SQLModel, table=True):
     missed_reason: str | None = _text(default=None)
     claimed_by: str | None = Field(default=None, max_length=80)
     claim_expires_at: datetime | None = _ts(default=None)
+    snoozed_until: datetime | None = _ts(default=None)  # reminders before then are held back
     updated_at: datetime = _now()
 
 
@@ -244,3 +245,67 @@ class AuditEvent(SQLModel, table=True):
     detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
+
+
+class Outbox(SQLModel, table=True):
+    """Cards waiting to go out. Sent in id order per recipient; claimed with a lease like due items."""
+
+    __table_args__ = (
+        UniqueConstraint("dedupe_key"),
+        Index(
+            "ix_outbox_pending_next_attempt_at",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+        # "Is an earlier message to this recipient still waiting?" must not scan sent rows.
+        Index(
+            "ix_outbox_pending_recipient",
+            "recipient_key",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(default="reminder", max_length=20)  # reminder | handover
+    recipient_key: str = Field(max_length=80)  # person:12 | place:duty | thread:7: the unit of ordering
+    dedupe_key: str | None = Field(default=None, max_length=200)  # one row per reminder event
+    card: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    discussion_id: int | None = Field(default=None, index=True)
+    due_item_id: int | None = Field(default=None)
+    due_at: datetime | None = _ts(default=None)  # when the reminder event was due
+    late: bool = False  # handled well after its time (the process was down)
+    status: str = Field(default="pending", max_length=20)  # pending | sent | failed
+    attempts: int = 0
+    next_attempt_at: datetime = _now()
+    claimed_by: str | None = Field(default=None, max_length=80)
+    claim_expires_at: datetime | None = _ts(default=None)
+    surface: str | None = Field(default=None, max_length=20)
+    last_error: str | None = Field(default=None, max_length=300)  # no case details: the surface's reason
+    created_at: datetime = _now()
+    sent_at: datetime | None = _ts(default=None)
+
+
+class SlackInstallation(SQLModel, table=True):
+    """A Slack workspace (or Enterprise Grid org) the app was installed in through OAuth.
+
+    `data` is the installation as Slack's OAuth flow returned it, bot token included: guard the
+    database like the token itself.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: str = Field(max_length=50)
+    enterprise_id: str | None = Field(default=None, max_length=50, index=True)
+    team_id: str | None = Field(default=None, max_length=50, index=True)
+    user_id: str | None = Field(default=None, max_length=50)  # who installed it
+    is_enterprise_install: bool = False
+    data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    installed_at: datetime = _now()
+
+
+class SlackOAuthState(SQLModel, table=True):
+    """One-time `state` values of OAuth installs in progress (against forged redirects)."""
+
+    state: str = Field(primary_key=True, max_length=100)
+    expires_at: datetime = _ts()

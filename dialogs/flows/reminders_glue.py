@@ -11,5 +11,5 @@ async def _delegate(ctx):
 
 
 for _kind in (TurnKind.BUTTON, TurnKind.FORM):
-    for _name in ("due.snooze", "due.missed_reason", "due.done"):
+    for _name in ("due.snooze", "due.missed_reason"):
         _handlers[(_kind, _name)] = Handler(_delegate, "anyone")  # reminders checks the recipient itself

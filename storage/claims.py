@@ -1,0 +1,153 @@
+"""Claiming rows for one scheduler process at a time: due items whose time has come, and outbox rows.
+
+A claim is a lease: `claimed_by` names the process and `claim_expires_at` says until when. A process
+that dies leaves its rows claimable again once the lease has run out. On SQLite every write
+transaction holds the database's one write lock (see storage.db), so a conditional UPDATE is enough;
+on PostgreSQL the candidates are picked with `FOR UPDATE SKIP LOCKED`, so two processes claiming at
+once take different rows instead of waiting for each other.
+
+Leases are measured on the real clock (`real_now`), never on the business clock that decides what is
+due: a lease says whether a process is still alive, and the playground's clock control jumping a day
+ahead must not make every live process's claims look expired.
+
+The queries compare `state`/`status` with a literal, not a bound parameter: only then can SQLite and
+PostgreSQL (with a generic plan for a prepared statement) prove that the partial indexes
+`ix_due_item_open_next_at` and `ix_outbox_pending_*` cover the query. So the cost of a sweep follows
+the number of rows that are due, not the number stored.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import Row, Select, exists, literal_column, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from storage.models import DueItem, Outbox
+
+OPEN = literal_column("'open'")
+PENDING = literal_column("'pending'")
+_NO_SYNC = {"synchronize_session": False}
+
+
+def _unclaimed(table, real_now: datetime):
+    return or_(table.claimed_by.is_(None), table.claim_expires_at < real_now)
+
+
+def due_candidates(*, now: datetime, real_now: datetime, limit: int, dialect: str) -> Select:
+    """Open items whose next moment has come, earliest first, not held by a live process."""
+    query = (
+        select(DueItem.id)
+        .where(DueItem.state == OPEN, DueItem.next_at <= now, _unclaimed(DueItem, real_now))
+        .order_by(DueItem.next_at)
+        .limit(limit)
+    )
+    return query.with_for_update(skip_locked=True) if dialect == "postgresql" else query
+
+
+async def claim_due_items(
+    session: AsyncSession,
+    *,
+    worker: str,
+    now: datetime,
+    real_now: datetime,
+    lease_until: datetime,
+    limit: int,
+) -> list[int]:
+    """Claim up to `limit` due items for `worker`; returns their ids, earliest first."""
+    candidates = due_candidates(now=now, real_now=real_now, limit=limit, dialect=session.bind.dialect.name)
+    stmt = (
+        update(DueItem)
+        # The condition is repeated outside the subquery: on PostgreSQL a row another process claimed
+        # between our read and our write is re-checked against it, and dropped.
+        .where(DueItem.id.in_(candidates), _unclaimed(DueItem, real_now))
+        .values(claimed_by=worker, claim_expires_at=lease_until)
+        .returning(DueItem.id, DueItem.next_at)
+        .execution_options(**_NO_SYNC)
+    )
+    rows = (await session.execute(stmt)).all()
+    return [row.id for row in sorted(rows, key=lambda r: (r.next_at, r.id))]
+
+
+async def claimed_due_items(session: AsyncSession, ids: list[int], *, worker: str) -> list[DueItem]:
+    """The items among `ids` that `worker` still holds and that are still open, locked for update."""
+    query = (
+        select(DueItem)
+        .where(DueItem.id.in_(ids), DueItem.claimed_by == worker, DueItem.state == OPEN)
+        .order_by(DueItem.next_at, DueItem.id)
+        .with_for_update()
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def release_due_items(session: AsyncSession, ids: list[int], *, worker: str) -> None:
+    stmt = (
+        update(DueItem)
+        .where(DueItem.id.in_(ids), DueItem.claimed_by == worker)
+        .values(claimed_by=None, claim_expires_at=None)
+        .execution_options(**_NO_SYNC)
+    )
+    await session.execute(stmt)
+
+
+def outbox_heads(*, real_now: datetime, limit: int, dialect: str) -> Select:
+    """Pending rows that are first in line for their recipient and may be tried now."""
+    earlier = aliased(Outbox)
+    waiting_before = exists().where(
+        earlier.status == PENDING, earlier.recipient_key == Outbox.recipient_key, earlier.id < Outbox.id
+    )
+    query = (
+        select(Outbox.id)
+        .where(
+            Outbox.status == PENDING,
+            Outbox.next_attempt_at <= real_now,
+            _unclaimed(Outbox, real_now),
+            ~waiting_before,
+        )
+        .order_by(Outbox.next_attempt_at, Outbox.id)
+        .limit(limit)
+    )
+    return query.with_for_update(of=Outbox, skip_locked=True) if dialect == "postgresql" else query
+
+
+# What a sender needs of a claimed outbox row, returned by the claiming statement itself.
+CLAIMED_OUTBOX = (Outbox.id, Outbox.recipient_key, Outbox.card, Outbox.attempts, Outbox.claim_expires_at)
+
+
+async def claim_outbox_heads(
+    session: AsyncSession, *, worker: str, real_now: datetime, lease_until: datetime, limit: int
+) -> list[Row]:
+    """Claim the first waiting message of up to `limit` recipients (one "lane" per recipient)."""
+    heads = outbox_heads(real_now=real_now, limit=limit, dialect=session.bind.dialect.name)
+    stmt = (
+        update(Outbox)
+        .where(Outbox.id.in_(heads), _unclaimed(Outbox, real_now))
+        .values(claimed_by=worker, claim_expires_at=lease_until)
+        .returning(*CLAIMED_OUTBOX)
+        .execution_options(**_NO_SYNC)
+    )
+    return sorted((await session.execute(stmt)).all(), key=lambda row: row.id)
+
+
+async def claim_next_in_lane(
+    session: AsyncSession, recipient_key: str, *, worker: str, real_now: datetime, lease_until: datetime
+) -> Row | None:
+    """Claim the recipient's next waiting message, if it may be tried now and nobody holds it.
+
+    Called in the same transaction that marks the previous one sent, so no other process can see the
+    lane free in between: it would either still see the earlier message waiting, or see this one taken.
+    """
+    first_waiting = (
+        select(Outbox.id)
+        .where(Outbox.status == PENDING, Outbox.recipient_key == recipient_key)
+        .order_by(Outbox.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    stmt = (
+        update(Outbox)
+        .where(Outbox.id == first_waiting, Outbox.next_attempt_at <= real_now, _unclaimed(Outbox, real_now))
+        .values(claimed_by=worker, claim_expires_at=lease_until)
+        .returning(*CLAIMED_OUTBOX)
+        .execution_options(**_NO_SYNC)
+    )
+    return (await session.execute(stmt)).first()

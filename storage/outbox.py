@@ -1,0 +1,130 @@
+"""The outbox: cards written in the same transaction as the change that caused them, sent later.
+
+A reminder is queued together with advancing its due item, so a crash either does both or neither.
+The scheduler then sends each row (storage.claims hands them out in order per recipient), retries
+what failed with back-off, and marks rows sent. Rows carry the card as JSON (dialogs.cards_json).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Outbox
+from storage.types import utcnow
+
+_NO_SYNC = {"synchronize_session": False}
+_PG_LOCK_KEY = 0x4F5554424F58  # "OUTBOX": any constant shared by every process
+PENDING, SENT, FAILED = "pending", "sent", "failed"
+
+
+@dataclass(frozen=True)
+class Message:
+    """A row to queue."""
+
+    card: dict[str, Any]
+    recipient_key: str  # person:12 | place:duty | thread:7 | post:7: messages to one key go in order
+    dedupe_key: str | None = None  # a second row with the same key is not queued
+    kind: str = "reminder"
+    discussion_id: int | None = None
+    due_item_id: int | None = None
+    due_at: datetime | None = None
+    late: bool = False
+
+
+async def add(session: AsyncSession, messages: list[Message]) -> int:
+    """Queue messages in the given order; those whose dedupe_key is already queued are skipped.
+
+    Returns how many were queued.
+    """
+    if not messages:
+        return 0
+    dialect = session.bind.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    if dialect == "postgresql":
+        # Writers take turns until they commit, so ids follow commit order: a message can never become
+        # visible behind a later one to the same recipient that was already sent. (SQLite's single
+        # writer gives the same for free.)
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+    now = utcnow()
+    rows = [
+        {
+            "kind": m.kind,
+            "recipient_key": m.recipient_key,
+            "dedupe_key": m.dedupe_key,
+            "card": m.card,
+            "discussion_id": m.discussion_id,
+            "due_item_id": m.due_item_id,
+            "due_at": m.due_at,
+            "late": m.late,
+            "status": PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for m in messages
+    ]
+    # Ids are handed out in the order of the VALUES list, which is the order of sending.
+    queued = 0
+    for start in range(0, len(rows), 500):  # well inside both databases' limits on parameters
+        stmt = (
+            insert(Outbox)
+            .values(rows[start : start + 500])
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        )
+        queued += (await session.execute(stmt)).rowcount
+    return queued
+
+
+async def get(session: AsyncSession, id: int) -> Outbox | None:
+    return (await session.execute(select(Outbox).where(Outbox.id == id))).scalars().first()
+
+
+async def exists_key(session: AsyncSession, dedupe_key: str) -> bool:
+    query = select(Outbox.id).where(Outbox.dedupe_key == dedupe_key)
+    return (await session.execute(query)).first() is not None
+
+
+async def latest(session: AsyncSession, kind: str) -> Outbox | None:
+    query = select(Outbox).where(Outbox.kind == kind).order_by(Outbox.id.desc()).limit(1)
+    return (await session.execute(query)).scalars().first()
+
+
+async def _finish(session: AsyncSession, id: int, worker: str, **values) -> bool:
+    stmt = (
+        update(Outbox)
+        .where(Outbox.id == id, Outbox.claimed_by == worker)
+        .values(claimed_by=None, claim_expires_at=None, **values)
+        .execution_options(**_NO_SYNC)
+    )
+    return (await session.execute(stmt)).rowcount == 1
+
+
+async def mark_sent(session: AsyncSession, id: int, *, worker: str, surface: str, at: datetime) -> bool:
+    """False when the row is no longer ours (our lease ran out and another process took it)."""
+    return await _finish(session, id, worker, status=SENT, surface=surface, sent_at=at, last_error=None)
+
+
+async def retry_later(session: AsyncSession, id: int, *, worker: str, at: datetime, error: str) -> bool:
+    return await _finish(
+        session, id, worker, attempts=Outbox.attempts + 1, next_attempt_at=at, last_error=error[:300]
+    )
+
+
+async def mark_failed(session: AsyncSession, id: int, *, worker: str, error: str) -> bool:
+    return await _finish(
+        session, id, worker, status=FAILED, attempts=Outbox.attempts + 1, last_error=error[:300]
+    )
+
+
+async def release(session: AsyncSession, id: int, *, worker: str) -> bool:
+    return await _finish(session, id, worker)
+
+
+async def counts(session: AsyncSession) -> dict[str, int]:
+    """Rows by status, for operators and tests."""
+    rows = await session.execute(select(Outbox.status, func.count()).group_by(Outbox.status))
+    return {status: n for status, n in rows.all()}
