@@ -1,0 +1,484 @@
+"""From Slack payloads to Turns, and the engine's cards back to the person who acted.
+
+Each listener acks first (Slack wants an answer within 3 seconds) and does the work in a tracked
+background task. The one exception is a modal submission: its answer (field errors, the next form)
+must travel in the ack, so the engine gets a short budget and, when it runs over, the modal shows
+"Working on it" and is updated when the work is done.
+"""
+
+import asyncio
+import json
+import logging
+import re
+import traceback
+from collections.abc import Awaitable
+from dataclasses import dataclass, replace
+
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.delivery import DeliveryError
+from bot.slack import blocks
+from bot.slack.client import SlackDeliveryError, call
+from bot.slack.surface import Origin, SlackSurface
+from dialogs import directory
+from dialogs.model import Actor, Card, Form, Target, TargetKind, Turn, TurnKind
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+COMMANDS = ("convene", "status", "due", "help")
+SUBMIT_BUDGET = 2.0  # seconds the engine may take inside a modal submission's 3-second window
+MAX_ATTEMPTS = 3
+MAX_WAIT = 30.0  # longest Retry-After honoured while someone waits; longer ones are reported
+
+UNKNOWN_PERSON = (
+    "Sorry, I do not know you yet, so I cannot show or change strategy discussions for you. "
+    "Please ask your duty manager or the bot's administrator to add you to the directory; "
+    "it takes a minute."
+)
+GUEST = "Sorry, guest accounts cannot take part in strategy discussions through Slack."
+FAILED = "Sorry, something went wrong and nothing was changed. Please try again in a moment."
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """Where and how a person acted, so that answers go back the way they came."""
+
+    client: AsyncWebClient
+    user: str
+    team: str | None = None
+    channel: str | None = None
+    thread_ts: str | None = None
+    trigger_id: str | None = None
+    response_url: str | None = None
+    view_id: str | None = None  # set when they acted inside a modal
+    depth: int = 0  # how many modals are stacked (Slack allows 3)
+    link: str | None = None  # the message a discussion is started from
+
+    @property
+    def origin(self) -> Origin:
+        return Origin(team=self.team, channel=self.channel, link=self.link)
+
+
+class Tasks:
+    """Background work started after an ack; tests and shutdown wait for it with `drain`."""
+
+    def __init__(self) -> None:
+        self.running: set[asyncio.Task] = set()
+
+    def spawn(self, work: Awaitable) -> asyncio.Task:
+        task = asyncio.ensure_future(work)
+        self.running.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task) -> None:
+        self.running.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.error("slack: background work failed: %s", where(exc))
+
+    async def drain(self) -> None:
+        while self.running:
+            await asyncio.gather(*list(self.running), return_exceptions=True)
+
+
+def where(exc: BaseException) -> str:
+    """An exception's type and innermost line, without its message: database errors quote the
+    values they were given, and those can be case details."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    at = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+    return f"{type(exc).__name__}{at}"
+
+
+def reply_text(text: str) -> str:
+    """A Slack message's text as plain text: links and mentions unwrapped, entities decoded."""
+    text = re.sub(r"<(https?://[^|>]+)\|([^>]+)>", r"\2 (\1)", text or "")
+    text = re.sub(r"<(https?://[^>]+)>", r"\1", text)
+    text = re.sub(r"<[@#!]([^|>]+)(?:\|([^>]+))?>", lambda m: "@" + (m.group(2) or m.group(1)), text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def parse_command(text: str) -> tuple[str, str]:
+    """`convene ABC123` -> ("convene", "ABC123"); anything unknown -> ("help", "")."""
+    word, _, rest = (text or "").strip().partition(" ")
+    word = word.lower()
+    return (word, rest.strip()) if word in COMMANDS else ("help", "")
+
+
+def form_errors(form: Form, present: set[str]) -> dict[str, str] | None:
+    """Errors for `response_action: errors` (Slack keeps what was typed), or None when the form
+    cannot be answered that way (an error for an input the modal does not have)."""
+    errors = {i.id: blocks.clip(i.error, 2000) for i in form.inputs if i.error}
+    if form.error and not errors and form.inputs:
+        errors[form.inputs[0].id] = blocks.clip(form.error, 2000)
+    if not errors or not set(errors) <= present:
+        return None
+    return errors
+
+
+class Interactions:
+    """The listeners' work: who is acting, what they asked, and showing the engine's answer."""
+
+    def __init__(self, services, surface: SlackSurface, *, submit_budget: float = SUBMIT_BUDGET) -> None:
+        self.services = services
+        self.surface = surface
+        self.tasks = Tasks()
+        self.submit_budget = submit_budget
+
+    # --- who ----------------------------------------------------------------------------------
+
+    async def actor(self, client: AsyncWebClient, user_id: str, team_id: str | None) -> Actor | None:
+        async with self.services.db.session() as s:
+            actor = await directory.resolve(s, PLATFORM, user_id, team_id or "")
+        if actor is not None:
+            return actor
+        info = (await call(client, "users.info", user=user_id)).get("user") or {}
+        if info.get("is_restricted") or info.get("is_ultra_restricted") or info.get("is_bot"):
+            return None  # guests and apps are never added from their profile
+        profile = info.get("profile") or {}
+        rules = directory.parse_domain_rules(self.services.settings.directory_domain_rules)
+        async with self.services.db.session() as s:
+            return await directory.resolve_or_register(
+                s,
+                self.services.procedure,
+                platform=PLATFORM,
+                external_id=user_id,
+                tenant=team_id or "",
+                email=profile.get("email"),
+                name=info.get("real_name") or profile.get("real_name") or info.get("name") or "",
+                rules=rules,
+            )
+
+    async def people(self, users: dict[str, list[str]], team_id: str | None) -> tuple[dict, dict[str, str]]:
+        """Slack users picked in a people input -> directory person ids; errors for unknown ones."""
+        fields, errors = {}, {}
+        for input_id, user_ids in users.items():
+            ids = []
+            async with self.services.db.session() as s:
+                for user_id in user_ids:
+                    actor = await directory.resolve(s, PLATFORM, user_id, team_id or "")
+                    if actor is None:
+                        errors[input_id] = (
+                            f"<@{user_id}> is not in the directory yet; ask the administrator to add them."
+                        )
+                    else:
+                        ids.append(str(actor.person_id))
+            fields[input_id] = ids
+        return fields, errors
+
+    # --- running a turn -------------------------------------------------------------------------
+
+    async def run(self, ix: Interaction, turn_of) -> None:
+        """Resolve the actor, build the turn with `turn_of(actor)`, handle it and present the cards."""
+        try:
+            actor = await self.actor(ix.client, ix.user, ix.team)
+            if actor is None:
+                await self.tell(ix, [], [UNKNOWN_PERSON])
+                return
+            turn = turn_of(actor)
+            cards = await self.services.dialogs.handle(turn)
+            await self.present(cards, ix, turn)
+        except SlackDeliveryError as exc:
+            log.warning("slack: %s", exc)
+            await self.tell(ix, [], [exc.explanation], quiet=True)
+        except Exception as exc:
+            log.error("slack: a turn failed: %s", where(exc))
+            await self.tell(ix, [], [FAILED], quiet=True)
+
+    async def present(self, cards: list[Card], ix: Interaction, turn: Turn | None = None) -> None:
+        answers = [c for c in cards if c.target.kind == TargetKind.EPHEMERAL]
+        others = [c for c in cards if c.target.kind != TargetKind.EPHEMERAL]
+        form = next((c for c in answers if c.form is not None), None)
+        notes = [c for c in answers if c.form is None]
+        if form is not None:  # first, while Slack's trigger is fresh
+            await self.open_form(form, ix, turn)
+        problems = await self.deliver(others, ix.origin)
+        if notes or problems:
+            await self.tell(ix, notes, problems)
+
+    async def deliver(self, cards: list[Card], origin: Origin) -> list[str]:
+        """Send cards in order; return what went wrong, in plain words."""
+        problems = []
+        for card in cards:
+            try:
+                await self.deliver_one(card, origin)
+            except DeliveryError as exc:
+                log.warning("slack: could not deliver a %s card: %s", card.target.kind, exc)
+                problems.append(await self.problem(card, exc))
+        return problems
+
+    async def problem(self, card: Card, exc: DeliveryError) -> str:
+        """What did not arrive, and what to do about it, for the person who acted."""
+        target = card.target
+        if isinstance(exc, SlackDeliveryError) and exc.code not in ("users_not_found", "not_authed"):
+            return f"A message could not be posted. {exc.explanation}"
+        if target.kind == TargetKind.CHANNEL:
+            team = "out-of-hours" if target.place == "out_of_hours" else "duty"
+            return (
+                f"The {team} team was not told in Slack, because no channel is set for it. Please tell "
+                "them yourself, and ask your administrator to set SLACK_DUTY_CHANNEL or "
+                "SLACK_OUT_OF_HOURS_CHANNEL."
+            )
+        if target.kind == TargetKind.DIRECT and target.person_id is not None:
+            async with self.services.db.session() as s:
+                person = await directory.get_person(s, target.person_id)
+            name = blocks.mrkdwn(person.display_name) if person else "Someone"
+            return (
+                f"I could not send {name} a direct message: I cannot find them in Slack by the email "
+                "address in the directory. Please tell them yourself, and ask your administrator to check "
+                "the directory."
+            )
+        return "A message could not be posted, because the discussion has no channel or thread in Slack yet."
+
+    async def deliver_one(self, card: Card, origin: Origin) -> None:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                if await self.surface.can_reach(card, origin):
+                    await self.surface.deliver(card, origin)
+                else:  # someone reachable only on another surface, or nobody
+                    await self.services.router.deliver(card)
+                return
+            except DeliveryError as exc:
+                wait = exc.retry_after if exc.retry_after is not None else float(attempt)
+                if not exc.retryable or attempt == MAX_ATTEMPTS or wait > MAX_WAIT:
+                    raise
+                await asyncio.sleep(wait)
+
+    # --- showing answers -------------------------------------------------------------------------
+
+    def _meta(self, form: Form, ix: Interaction, depth: int) -> str:
+        return blocks.metadata(f=form.id, c=form.context, ch=ix.channel, l=ix.link, t=ix.team, n=depth)
+
+    async def open_form(self, card: Card, ix: Interaction, turn: Turn | None) -> None:
+        note = f"From <{ix.link}|this message> (linked, not copied)." if ix.link else None
+        try:
+            if ix.view_id and ix.depth >= 1:
+                if ix.depth < 3:
+                    view = blocks.form_view(
+                        card, private_metadata=self._meta(card.form, ix, ix.depth + 1), note=note
+                    )
+                    await call(ix.client, "views.push", trigger_id=ix.trigger_id, view=view)
+                else:  # the stack is full: replace the top view instead
+                    view = blocks.form_view(
+                        card, private_metadata=self._meta(card.form, ix, ix.depth), note=note
+                    )
+                    await call(ix.client, "views.update", view_id=ix.view_id, view=view)
+                return
+            if not ix.trigger_id:
+                raise SlackDeliveryError("views.open", "expired_trigger_id", retryable=False)
+            view = blocks.form_view(card, private_metadata=self._meta(card.form, ix, 1), note=note)
+            await call(ix.client, "views.open", trigger_id=ix.trigger_id, view=view)
+        except SlackDeliveryError as exc:
+            if exc.code not in ("expired_trigger_id", "invalid_trigger_id") or turn is None:
+                raise
+            # Too slow for Slack's 3-second trigger: offer a button that asks again with a fresh one.
+            value = json.dumps(
+                {"k": turn.kind.value, "n": turn.name, "v": turn.value, "l": ix.link, "ch": ix.channel}
+            )
+            if len(value) > blocks.BUTTON_VALUE:
+                raise
+            body = blocks.again_blocks(f"*{blocks.mrkdwn(card.form.title)}*: press to open the form.", value)
+            await self.ephemeral(ix, card.form.title, body)
+
+    async def tell(
+        self, ix: Interaction, cards: list[Card], lines: list[str], *, quiet: bool = False
+    ) -> None:
+        """Show an answer only the person sees: in the modal they are in, as an ephemeral message
+        where they acted, or by direct message. `quiet`: never raise (used while reporting errors)."""
+        try:
+            title = next((c.title for c in cards if c.title), "Strategy discussion")
+            view = blocks.info_view(title, cards, text="\n".join(lines) or None)
+            if ix.view_id and ix.depth >= 1 and ix.trigger_id and ix.depth < 3:
+                await call(ix.client, "views.push", trigger_id=ix.trigger_id, view=view)
+                return
+            if ix.trigger_id and not ix.response_url and not _channel(ix.channel):
+                try:  # a global shortcut or the App Home: nowhere to reply but a modal
+                    await call(ix.client, "views.open", trigger_id=ix.trigger_id, view=view)
+                    return
+                except SlackDeliveryError:
+                    pass  # the trigger is spent or expired: a direct message below
+            body: list[dict] = []
+            for card in cards:
+                body += blocks.message(card)[1]
+            if lines:
+                body += blocks.text_message("\n".join(lines))
+            await self.ephemeral(ix, title, body[: blocks.MESSAGE_BLOCKS])
+        except Exception as exc:
+            if not quiet:
+                raise
+            log.warning("slack: could not tell the person: %s", type(exc).__name__)
+
+    async def ephemeral(self, ix: Interaction, text: str, body: list[dict]) -> None:
+        if ix.response_url:
+            webhook = AsyncWebhookClient(ix.response_url)
+            response = await webhook.send(
+                text=text, blocks=body, response_type="ephemeral", replace_original=False
+            )
+            if response.status_code == 200:
+                return
+        if _channel(ix.channel):
+            try:
+                await call(
+                    ix.client,
+                    "chat.postEphemeral",
+                    channel=ix.channel,
+                    user=ix.user,
+                    text=text,
+                    blocks=body,
+                    thread_ts=ix.thread_ts,
+                )
+                return
+            except SlackDeliveryError as exc:
+                if exc.retryable:
+                    raise
+        opened = await call(ix.client, "conversations.open", users=ix.user)
+        await call(ix.client, "chat.postMessage", channel=opened["channel"]["id"], text=text, blocks=body)
+
+    # --- the listeners' work -----------------------------------------------------------------
+
+    async def command(self, ix: Interaction, text: str) -> None:
+        name, value = parse_command(text)
+        await self.run(
+            ix, lambda a: Turn(actor=a, kind=TurnKind.COMMAND, name=name, value=value, channel=PLATFORM)
+        )
+
+    async def button(self, ix: Interaction, name: str, value: str) -> None:
+        await self.run(
+            ix, lambda a: Turn(actor=a, kind=TurnKind.BUTTON, name=name, value=value, channel=PLATFORM)
+        )
+
+    async def again(self, ix: Interaction, value: str) -> None:
+        data = json.loads(value or "{}")
+        ix = replace(ix, link=data.get("l"), channel=data.get("ch") or ix.channel)
+        await self.run(
+            ix,
+            lambda a: Turn(
+                actor=a, kind=TurnKind(data["k"]), name=data["n"], value=data["v"], channel=PLATFORM
+            ),
+        )
+
+    async def reply(self, ix: Interaction, text: str, discussion_id: int, event_id: str | None) -> None:
+        await self.run(
+            ix,
+            lambda a: Turn(
+                actor=a,
+                kind=TurnKind.REPLY,
+                text=reply_text(text),
+                discussion_id=discussion_id,
+                channel=PLATFORM,
+                event_id=event_id,
+            ),
+        )
+
+    async def submit(self, ack, ix: Interaction, view: dict) -> None:
+        """A modal was submitted: answer in the ack when the engine is quick enough."""
+        meta = blocks.read_metadata(view.get("private_metadata"))
+        fields, users = blocks.submitted_values((view.get("state") or {}).get("values") or {})
+        present = {b.get("block_id") for b in view.get("blocks") or [] if b.get("type") == "input"}
+        try:
+            actor = await self.actor(ix.client, ix.user, ix.team)
+        except SlackDeliveryError as exc:
+            await ack(
+                response_action="update", view=blocks.info_view("Strategy discussion", text=exc.explanation)
+            )
+            return
+        if actor is None:
+            await ack(
+                response_action="update", view=blocks.info_view("Strategy discussion", text=UNKNOWN_PERSON)
+            )
+            return
+        people, errors = await self.people(users, ix.team)
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        turn = Turn(
+            actor=actor,
+            kind=TurnKind.FORM,
+            name=meta.get("f", ""),
+            value=meta.get("c", ""),
+            fields=fields | people,
+            channel=PLATFORM,
+        )
+        ix = replace(
+            ix, channel=meta.get("ch") or ix.channel, link=meta.get("l"), team=ix.team or meta.get("t")
+        )
+        work = self.tasks.spawn(self.services.dialogs.handle(turn))
+        done, _ = await asyncio.wait({work}, timeout=self.submit_budget)
+        if not done:
+            await ack(
+                response_action="update", view=blocks.info_view("Strategy discussion", text="Working on it…")
+            )
+            self.tasks.spawn(self._finish_late(work, ix, meta))
+            return
+        if work.exception() is not None:
+            log.error("slack: a form failed: %s", where(work.exception()))
+            await ack(response_action="errors", errors={next(iter(present)): FAILED} if present else {})
+            return
+        cards = work.result()
+        answers = [c for c in cards if c.target.kind == TargetKind.EPHEMERAL]
+        form = next((c for c in answers if c.form is not None), None)
+        notes = [c for c in answers if c.form is None]
+        others = [c for c in cards if c.target.kind != TargetKind.EPHEMERAL]
+        errors = form_errors(form.form, present) if form is not None and form.form.id == turn.name else None
+        if errors:
+            await ack(response_action="errors", errors=errors)
+        elif form is not None:
+            depth = int(meta.get("n") or 1)
+            view = blocks.form_view(form, private_metadata=self._meta(form.form, ix, depth))
+            await ack(response_action="update", view=view)
+        elif notes:
+            await ack(response_action="update", view=blocks.info_view(notes[0].title or "Done", notes))
+        else:
+            await ack()
+        self.tasks.spawn(self._deliver_and_report(others, ix))
+
+    async def _finish_late(self, work: asyncio.Task, ix: Interaction, meta: dict) -> None:
+        try:
+            cards = await work
+        except Exception:
+            await call(
+                ix.client,
+                "views.update",
+                view_id=ix.view_id,
+                view=blocks.info_view("Strategy discussion", text=FAILED),
+            )
+            raise
+        answers = [c for c in cards if c.target.kind == TargetKind.EPHEMERAL]
+        form = next((c for c in answers if c.form is not None), None)
+        notes = [c for c in answers if c.form is None]
+        if form is not None:
+            view = blocks.form_view(form, private_metadata=self._meta(form.form, ix, int(meta.get("n") or 1)))
+        else:
+            view = blocks.info_view(notes[0].title if notes and notes[0].title else "Done", notes)
+        await call(ix.client, "views.update", view_id=ix.view_id, view=view)
+        await self._deliver_and_report([c for c in cards if c.target.kind != TargetKind.EPHEMERAL], ix)
+
+    async def _deliver_and_report(self, cards: list[Card], ix: Interaction) -> None:
+        problems = await self.deliver(cards, ix.origin)
+        if problems:  # the modal is closed or showing the answer: tell them where they acted, or by DM
+            await self.tell(replace(ix, view_id=None, depth=0, trigger_id=None), [], problems, quiet=True)
+
+    async def home(self, client: AsyncWebClient, user_id: str, team_id: str | None) -> None:
+        """The App Home tab: what is due for the viewer and the discussions they take part in."""
+        actor = await self.actor(client, user_id, team_id)
+        if actor is None:
+            empty = Card(target=Target(TargetKind.EPHEMERAL), title="", text=UNKNOWN_PERSON)
+            view = blocks.home_view("you", [("Not in the directory yet", [empty])])
+        else:
+            due = await self.services.dialogs.handle(
+                Turn(actor=actor, kind=TurnKind.COMMAND, name="due", channel=PLATFORM)
+            )
+            status = await self.services.dialogs.handle(
+                Turn(actor=actor, kind=TurnKind.COMMAND, name="status", channel=PLATFORM)
+            )
+            only = [c for c in due if c.target.kind == TargetKind.EPHEMERAL]
+            mine = [c for c in status if c.target.kind == TargetKind.EPHEMERAL]
+            view = blocks.home_view(actor.name, [("Due for you", only), ("Your discussions", mine)])
+        await call(client, "views.publish", user_id=user_id, view=view)
+
+
+def _channel(channel_id: str | None) -> bool:
+    """A channel (public C..., private G... or C...), as opposed to a direct message or nothing."""
+    return bool(channel_id) and channel_id[0] in "CG"
