@@ -133,7 +133,11 @@ def load_settings(**overrides) -> Settings:
             msg = f"accepted values: {accepted}" if accepted else err["msg"].removeprefix("Value error, ")
             # Never echo a secret or token back, even a wrong one.
             shown = (
-                "(hidden)" if name.endswith(("_SECRET", "_TOKEN", "_PASSWORD")) else repr(err.get("input"))
+                "(hidden)"
+                if name.endswith(
+                    ("_SECRET", "_TOKEN", "_PASSWORD", "DATABASE_URL")
+                )  # a URL may hold a password
+                else repr(err.get("input"))
             )
             lines.append(f"{name} is not valid ({shown}): {msg}")
         raise ConfigError("\n".join(lines)) from None

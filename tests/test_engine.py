@@ -311,3 +311,14 @@ async def test_status_and_due(db):
         in one(await drv.command("police", "status", "LL-204511"), TargetKind.EPHEMERAL).text
     )
     assert one(await drv.command("police", "help"), TargetKind.EPHEMERAL).title == "Help"
+
+
+async def test_due_lists_what_waits_on_each_person(db):
+    drv = await make_driver(db)
+    did, _ = await convene(drv)
+    await drv.submit("chair", "invite", did, people=[str(drv.actors["police"].person_id)])
+    chair_due = one(await drv.command("chair", "due"), TargetKind.EPHEMERAL).text
+    police_due = one(await drv.command("police", "due"), TargetKind.EPHEMERAL).text
+    assert "LL-204511" in chair_due and "Bruising" not in chair_due
+    assert "LL-204511" in police_due  # the unanswered invitation
+    assert one(await drv.command("health", "due"), TargetKind.EPHEMERAL).text == "Nothing is due for you."

@@ -356,7 +356,7 @@ async def add_action(ctx) -> list[Card]:
         ctx.direct(
             person.id,
             f"You own an action from the strategy discussion on *{ctx.d.case_ref}*, due "
-            f"{due_on:%a %d %b %Y}.",
+            f"{due_on:%a %d %b %Y}:\n{description}",
             title=f"Action for {ctx.d.case_ref}",
             buttons=(Button("action_done", "Mark done", f"{ctx.d.id}:{action.id}"),),
             preview=f"{ctx.d.case_ref}: action due {due_on:%d %b}",

@@ -5,7 +5,7 @@ from sqlalchemy import or_, select
 from dialogs.flows.registry import on
 from dialogs.model import Button, Card, TurnKind
 from dialogs.views import main_card
-from storage.models import Action, Circulation, Discussion, DueItem, Participant, RecordVersion
+from storage.models import Discussion, Participant
 
 HELP = (
     "*Strategy discussions*\n"
@@ -64,48 +64,7 @@ async def open_discussion(ctx) -> list[Card]:
 
 @on(TurnKind.COMMAND, "due")
 async def due(ctx) -> list[Card]:
-    """Everything waiting on the actor: as chair, as an action's owner, as a recipient of a record."""
-    me, s = ctx.actor.person_id, ctx.session
-    rows = []
-    items = (
-        await s.execute(
-            select(DueItem, Discussion)
-            .join(Discussion, Discussion.id == DueItem.discussion_id)
-            .where(DueItem.state == "open", DueItem.recipient_id == me)
-            .order_by(DueItem.due_at)
-        )
-    ).all()
-    for item, d in items:
-        late = " - OVERDUE" if item.due_at < ctx.now else ""
-        rows.append(
-            (
-                item.due_at,
-                f"- {d.case_ref}: {item.kind.replace('_', ' ')} by "
-                f"{ctx.local(item.due_at):%a %d %b %H:%M}{late}",
-            )
-        )
-    seen = {(d.id, "action", item.subject) for item, d in items if item.kind == "action"}
-    actions = (
-        await s.execute(
-            select(Action, Discussion)
-            .join(Discussion, Discussion.id == Action.discussion_id)
-            .where(Action.owner_id == me, Action.status == "open")
-        )
-    ).all()
-    for a, d in actions:
-        if (d.id, "action", str(a.id)) not in seen:
-            late = " - OVERDUE" if a.due_on < ctx.today else ""
-            rows.append((None, f"- {d.case_ref}: action due {a.due_on:%a %d %b}{late}"))
-    acks = (
-        await s.execute(
-            select(Circulation, RecordVersion, Discussion)
-            .join(RecordVersion, RecordVersion.id == Circulation.record_id)
-            .join(Discussion, Discussion.id == RecordVersion.discussion_id)
-            .where(Circulation.person_id == me, Circulation.acknowledged_at.is_(None))
-        )
-    ).all()
-    for _c, _r, d in acks:
-        rows.append((None, f"- {d.case_ref}: record to acknowledge"))
-    if not rows:
-        return [ctx.reply("Nothing is due for you. Thank you.", title="Due")]
-    return [ctx.reply("\n".join(text for _, text in rows), title="Due for you")]
+    """Everything waiting on the actor (as chair, action owner, recipient): the open due items."""
+    from dialogs import reminders
+
+    return await reminders.handle_due_turn(ctx, ctx.turn)
