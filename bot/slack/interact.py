@@ -80,8 +80,11 @@ class Tasks:
             log.error("slack: background work failed: %s", where(exc))
 
     async def drain(self) -> None:
-        while self.running:
-            await asyncio.gather(*list(self.running), return_exceptions=True)
+        # Wait only for unfinished tasks: awaiting finished ones never yields to the loop, so their
+        # done-callbacks (which empty `running`) would never run and this would spin for ever.
+        while pending := [t for t in self.running if not t.done()]:
+            await asyncio.gather(*pending, return_exceptions=True)
+        await asyncio.sleep(0)  # let the finished tasks' callbacks run
 
 
 def where(exc: BaseException) -> str:
