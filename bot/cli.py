@@ -211,9 +211,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
         logging.getLogger("alembic").setLevel(logging.WARNING)  # it reports every readiness probe
-        # At DEBUG these print SQL parameters, which hold case details: never below INFO.
+        # Below WARNING these print SQL and its parameters, which hold case details.
         for name in ("aiosqlite", "sqlalchemy.engine", "asyncpg"):
-            logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger().level))
+            logging.getLogger(name).setLevel(logging.WARNING)
         return args.handler(args, settings)
     except (ConfigError, ProcedureError) as exc:
         print(f"configuration error: {exc}", file=sys.stderr)

@@ -150,3 +150,10 @@ def test_serve_refuses_a_public_address_without_credentials():
     out = run("serve", "--host", "0.0.0.0", "--port", "0")
     assert out.returncode == 2
     assert "loopback" in out.stderr
+
+
+def test_debug_logging_never_prints_sql(tmp_path):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "LOG_LEVEL": "DEBUG"}
+    out = run("db", "upgrade", env=env)
+    assert out.returncode == 0
+    assert "CREATE TABLE" not in out.stderr and "sqlalchemy.engine" not in out.stderr
