@@ -27,7 +27,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialogs.clock import add_working_days, end_of_day
-from dialogs.procedure import REFERRING_AGENCY, Procedure, Reminders
+from dialogs.procedure import Procedure, Reminders
+from dialogs.quorum import quorum_met
 from storage.models import (
     Action,
     Circulation,
@@ -71,7 +72,6 @@ _REMINDERS = (REMINDED, DUE_DAY)
 
 # Discussion states (dialogs/engine.py), in order.
 STATES = ("convened", "in_discussion", "decided", "planned", "signed_off", "circulated", "closed")
-_PRESENT = ("accepted", "by_phone")
 
 
 @dataclass(frozen=True)
@@ -194,7 +194,7 @@ async def wanted(
             due = p.invited_at + timedelta(minutes=r.invitation_unanswered_after_minutes)
             out.append(Want("invitation", str(p.id), due, p.person_id, ended=answered))
     if held or not closed:
-        quorate = held or _quorate(procedure, d, participants)
+        quorate = held or quorum_met(procedure, d, participants)
         due = d.proposed_at - timedelta(minutes=r.quorum_check_before_minutes)
         out.append(Want("quorum", "", due, chair, ended=quorate))
     # After it: the record and the outcome go out within their working days.
@@ -260,14 +260,6 @@ def _starts_s47(procedure: Procedure, outcome: str) -> bool:
         return procedure.outcome(outcome).starts_s47
     except KeyError:  # an outcome a later procedure version dropped: no S47 deadlines from it
         return False
-
-
-def _quorate(procedure: Procedure, d: Discussion, participants: list[Participant]) -> bool:
-    needed = procedure.quorum.out_of_hours if d.out_of_hours else procedure.quorum.in_hours
-    needed_agencies = {d.referring_agency if a == REFERRING_AGENCY else a for a in needed}
-    # The chair takes part by definition, whatever their invitation status says.
-    present = {p.agency for p in participants if p.status in _PRESENT or p.is_chair}
-    return needed_agencies <= present
 
 
 async def _final_follows(session: AsyncSession, d: Discussion) -> bool:

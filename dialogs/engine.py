@@ -56,6 +56,7 @@ class Dialogs:
                     return (
                         [] if turn.kind == TurnKind.REPLY else [notice(turn.actor, "That was already done.")]
                     )
+                await audit.lock(session)  # the first lock every writer takes (see storage.audit.lock)
                 ctx = Ctx(self, session, turn, self.now())
                 await ctx.load_discussion()
                 await handler.check(ctx)
@@ -106,7 +107,8 @@ class Ctx:
             head, _, self.subject = self.turn.value.partition(":")
             did = int(head) if head.isdigit() else None
         if did is not None:
-            self.discussion = await self.session.get(Discussion, did)
+            # Locked for the turn: two people acting on one discussion at once take turns.
+            self.discussion = await self.session.get(Discussion, did, with_for_update=True)
             if self.discussion is None:
                 raise DialogError("I cannot find that discussion. It may have been removed.")
 

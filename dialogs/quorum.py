@@ -44,7 +44,9 @@ def required_attendees(
     procedure: Procedure, discussion: Discussion, participants: list[Participant]
 ) -> list[Needed]:
     """The quorum by agency, then each role the case's circumstances call for."""
-    present = [p for p in participants if p.status in PRESENT]
+    present = [
+        p for p in participants if p.status in PRESENT or p.is_chair
+    ]  # the chair takes part by definition
     needed = []
     for agency in quorum_agencies(procedure, discussion):
         label = _agency_label(procedure, agency)

@@ -309,6 +309,7 @@ async def advance_due_items(
     that dies half way leaves the items to be claimed again once its lease runs out, with nothing
     queued twice. Returns the number of messages queued.
     """
+    await audit.lock(session)  # before any row lock, in the same order as the engine's turns
     items = await claims.claimed_due_items(session, ids, worker=worker)
     # Claimed rows that closed meanwhile (the engine marked them done) are simply let go.
     handled = {item.id for item in items}
@@ -722,7 +723,7 @@ async def _snooze(session: AsyncSession, env: _Env, turn: Turn, item: DueItem, r
     item.updated_at = now
     await audit.append(
         session,
-        actor=str(turn.actor.person_id),
+        actor=f"person:{turn.actor.person_id}",
         channel=turn.channel,
         action="due.snoozed",
         discussion_id=item.discussion_id,
@@ -744,7 +745,7 @@ async def _record_reason(session: AsyncSession, env: _Env, turn: Turn, item: Due
     item.updated_at = env.now
     await audit.append(
         session,
-        actor=str(turn.actor.person_id),
+        actor=f"person:{turn.actor.person_id}",
         channel=turn.channel,
         action="due.missed_reason",
         discussion_id=item.discussion_id,

@@ -34,6 +34,14 @@ def _digest(row: AuditEvent) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+async def lock(session: AsyncSession) -> None:
+    """Take the trail's write lock for this transaction (PostgreSQL; SQLite's BEGIN IMMEDIATE already
+    serialises writers). Writers that also lock other rows take this first, so lock order is the same
+    everywhere and two writers cannot deadlock."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+
+
 async def append(
     session: AsyncSession,
     *,
@@ -44,9 +52,7 @@ async def append(
     detail: dict | None = None,
 ) -> AuditEvent:
     """Add an entry in the caller's transaction (so it commits or rolls back with the change)."""
-    if session.bind.dialect.name == "postgresql":
-        # Serialise writers across processes so two of them cannot chain onto the same head.
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+    await lock(session)  # two writers must not chain onto the same head
     head = (await session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))).scalar()
     row = AuditEvent(
         at=utcnow(),

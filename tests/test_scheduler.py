@@ -363,7 +363,7 @@ async def test_snooze_asks_a_reason_holds_reminders_back_and_is_audited(db):
         item = await s.get(DueItem, record.id)
         assert item.snoozed_until == now + timedelta(hours=1)
         entry = (await s.execute(select(AuditEvent).where(AuditEvent.action == "due.snoozed"))).scalar_one()
-        assert entry.actor == str(t.chair.id) and entry.detail["reason"] == "in a strategy meeting"
+        assert entry.actor == f"person:{t.chair.id}" and entry.detail["reason"] == "in a strategy meeting"
 
     surface = RecordingSurface()
     scheduler = _scheduler(db, surface)

@@ -667,7 +667,7 @@ class SlackSurface:
             )
             await audit.append(
                 s,
-                actor=str(chair_person_id),
+                actor=f"person:{chair_person_id}",
                 channel=PLATFORM,
                 action="slack.guard_confirm",
                 discussion_id=discussion_id,
