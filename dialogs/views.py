@@ -53,7 +53,10 @@ def _buttons(d, starts_s47: bool) -> tuple[Button, ...]:
         "circulated": [("reconvene", "Reconvene")],
         "signed_off": [("reconvene", "Reconvene")],
     }
-    return tuple(Button(b[0], b[1], v, b[2] if len(b) > 2 else None) for b in by_state.get(d.state, []))
+    chosen = by_state.get(d.state, [])
+    if d.state != "closed":
+        chosen = [*chosen, ("close", "Close")]
+    return tuple(Button(b[0], b[1], v, b[2] if len(b) > 2 else None) for b in chosen)
 
 
 async def main_card(ctx, target: Target | None = None) -> Card:

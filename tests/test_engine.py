@@ -286,13 +286,26 @@ async def test_single_assessment_needs_reconvene_date_and_reconvenes(db):
     await drv.submit(
         "chair", "decide", did, outcome="single_assessment", reasons="r", risks="k", reconvene_on="2026-12-10"
     )
-    await drv.submit("chair", "signoff", did, monitoring="Chair", quorum_reason="Health unavailable; urgent")
+    form = form_of(await drv.press("chair", "review", did))
+    assert {i.id for i in form.inputs} == {"monitoring", "unmet_reason", "notify_others"}
+    assert "Health" in next(i.label for i in form.inputs if i.id == "unmet_reason")
+    assert "Education" in next(i.label for i in form.inputs if i.id == "notify_others")
+    cards = await drv.submit(
+        "chair",
+        "signoff",
+        did,
+        monitoring="Chair",
+        unmet_reason="Health unavailable; urgent",
+        notify_others="Chair phones the school today",
+    )
+    assert dict(one(cards, TargetKind.MAIN_POST).facts)["State"] == "record circulated"
+    # A reconvened discussion is held on the date the chair sets: ten days on needs no late reason.
     cards = await drv.submit(
         "chair",
         "reconvene",
         did,
         format="meeting",
-        proposed_date="2026-11-24",
+        proposed_date="2026-12-04",
         proposed_time="15:00",
         is_final="no",
     )
@@ -322,3 +335,54 @@ async def test_due_lists_what_waits_on_each_person(db):
     assert "LL-204511" in chair_due and "Bruising" not in chair_due
     assert "LL-204511" in police_due  # the unanswered invitation
     assert one(await drv.command("health", "due"), TargetKind.EPHEMERAL).text == "Nothing is due for you."
+
+
+async def test_ids_from_another_discussion_or_person_are_refused(db):
+    """Button values carry ids; changing them must not let anyone act on someone else's behalf."""
+    drv = await make_driver(db)
+    a = drv.actors
+    first, _ = await convene(drv)
+    second, _ = await convene(drv, case_ref="LL-999")
+    people = [str(a["police"].person_id), str(a["health"].person_id)]
+    dms = [
+        c
+        for c in await drv.submit("chair", "invite", first, people=people)
+        if c.target.kind == TargetKind.DIRECT
+    ]
+    police_invite = button_value(dms, "accept", a["police"].person_id)
+    participant_id = police_invite.split(":")[1]
+    # Health presses Accept with the police officer's invitation: refused, nothing changes.
+    assert "not yours" in one(await drv.press("health", "accept", police_invite), TargetKind.EPHEMERAL).text
+    # The police officer's own invitation, replayed against another discussion: refused.
+    assert one(await drv.press("police", "accept", f"{second}:{participant_id}"), TargetKind.EPHEMERAL)
+    async with db.session() as s:
+        part = await s.get(Participant, int(participant_id))
+    assert part.status == "invited"
+    # Someone not in the discussion cannot see it or act on it.
+    assert "not taking part" in one(await drv.press("outsider", "status", first), TargetKind.EPHEMERAL).text
+    assert "Only the chair" in one(await drv.press("police", "invite", first), TargetKind.EPHEMERAL).text
+
+
+async def test_views_are_audited(db):
+    from storage.models import AuditEvent
+
+    drv = await make_driver(db)
+    did, _ = await convene(drv)
+    await drv.press("chair", "status", did)
+    async with db.session() as s:
+        actions = (await s.execute(select(AuditEvent.action))).scalars().all()
+    assert "discussion.viewed" in actions
+
+
+async def test_close_stops_the_discussion_and_needs_a_reason(db):
+    from storage.models import DueItem
+
+    drv = await make_driver(db)
+    did, _ = await convene(drv)
+    assert "reason" in errors(await drv.submit("chair", "close", did, reason=""))
+    cards = await drv.submit("chair", "close", did, reason="Convened in error")
+    assert dict(one(cards, TargetKind.MAIN_POST).facts)["State"] == "closed"
+    assert "already closed" in one(await drv.press("chair", "close", did), TargetKind.EPHEMERAL).text
+    async with db.session() as s:
+        open_items = (await s.execute(select(DueItem).where(DueItem.state == "open"))).scalars().all()
+    assert open_items == []

@@ -1,6 +1,7 @@
 """Convening a discussion: the case, the concern, the format advice and the 24-hour deadline."""
 
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from dialogs import clock
@@ -114,8 +115,9 @@ def convene_form(ctx, *, reconvene_of: Discussion | None = None) -> Form:
         Input("late_reason", "Reason if later than that", InputKind.LONG_TEXT, max_length=1000),
     ]
     if reconvene_of is not None:
-        keep = {"proposed_date", "proposed_time", "late_reason", "format"}
-        inputs = [i for i in inputs if i.id in keep]
+        keep = {"proposed_date", "proposed_time", "format"}
+        # Held on the date the chair sets (e.g. the end of a Single Assessment), not within 24 hours.
+        inputs = [replace(i, hint=None) if i.id == "proposed_time" else i for i in inputs if i.id in keep]
         inputs.append(
             Input(
                 "is_final",
@@ -138,20 +140,24 @@ def convene_form(ctx, *, reconvene_of: Discussion | None = None) -> Form:
 
 @on(TurnKind.COMMAND, "convene", who="convener")
 async def ask_convene(ctx) -> list[Card]:
-    _only_out_of_hours_roles(ctx)
+    _check_may_chair(ctx)
     return [ctx.reply("", form=convene_form(ctx))]
 
 
-def _only_out_of_hours_roles(ctx) -> None:
+def _check_may_chair(ctx) -> None:
+    """The convener chairs: their role must allow it, and out-of-hours roles only out of hours."""
     from dialogs.validate import DialogError
 
     role = ctx.procedure.role(ctx.actor.role)
+    if role.id not in ctx.procedure.chair_roles():
+        raise DialogError(f"A {role.label} may not chair a strategy discussion; please ask a team manager.")
     if role.out_of_hours_only and not out_of_hours_now(ctx):
         raise DialogError("It is office hours: the day duty team convenes strategy discussions now.")
 
 
-def read_when(ctx, f: Fields) -> tuple[datetime | None, str | None]:
-    """The proposed local date and time as aware UTC, checked against now and the 24-hour deadline."""
+def read_when(ctx, f: Fields, *, first: bool = True) -> tuple[datetime | None, str | None]:
+    """The proposed local date and time as aware UTC, checked against now and, for a first
+    discussion, the 24-hour deadline (a reconvened one is held on the date the chair sets)."""
     day, at = (
         f.date("proposed_date", required=True, not_before=ctx.today),
         f.time("proposed_time", required=True),
@@ -172,7 +178,7 @@ def read_when(ctx, f: Fields) -> tuple[datetime | None, str | None]:
     deadline = clock.after_elapsed_hours(
         ctx.now, ctx.procedure.timescales.meeting_within_hours, ctx.dialogs.tz
     )
-    if proposed > deadline and not late_reason:
+    if first and proposed > deadline and not late_reason:
         f.error(
             "late_reason",
             f"This is after the deadline ({ctx.local(deadline):%a %d %b %H:%M}); "
@@ -183,7 +189,7 @@ def read_when(ctx, f: Fields) -> tuple[datetime | None, str | None]:
 
 @on(TurnKind.FORM, "convene", who="convener")
 async def convene(ctx) -> list[Card]:
-    _only_out_of_hours_roles(ctx)
+    _check_may_chair(ctx)
     p, f = ctx.procedure, Fields(ctx.turn.fields)
     case_ref = f.text("case_ref", required=True, max_length=64)
     if case_ref and not CASE_REF.fullmatch(case_ref):
@@ -297,7 +303,7 @@ async def reconvene(ctx) -> list[Card]:
     previous, f = ctx.d, Fields(ctx.turn.fields)
     fmt = f.choice("format", {o.value for o in FORMATS}, required=True)
     is_final = bool(f.yes_no("is_final", default=False))
-    proposed, late_reason = read_when(ctx, f)
+    proposed, late_reason = read_when(ctx, f, first=False)
     if not f.ok:
         return [
             ctx.reply("", form=refill(convene_form(ctx, reconvene_of=previous), ctx.turn.fields, f.errors))
@@ -307,9 +313,7 @@ async def reconvene(ctx) -> list[Card]:
             select(func.max(Discussion.number)).where(Discussion.case_ref == previous.case_ref)
         )
     ).scalar() + 1
-    meeting_due = clock.after_elapsed_hours(
-        ctx.now, ctx.procedure.timescales.meeting_within_hours, ctx.dialogs.tz
-    )
+    meeting_due = proposed  # the date the chair set, not 24 hours from now
     copy = {
         k: getattr(previous, k)
         for k in (
@@ -359,6 +363,7 @@ async def reconvene(ctx) -> list[Card]:
             is_chair=chair,
             status="accepted" if chair else "invited",
             responded_at=ctx.now if chair else None,
+            invited_at=ctx.now,
         )
         ctx.session.add(part)
         await ctx.session.flush()

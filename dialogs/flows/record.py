@@ -4,12 +4,22 @@ from sqlalchemy import func, select
 
 from dialogs.flows.registry import on
 from dialogs.model import Button, Card, Form, Input, InputKind, TurnKind
-from dialogs.quorum import PRESENT, quorum_met
+from dialogs.quorum import PRESENT, quorum_agencies, required_attendees
 from dialogs.record_text import assemble
 from dialogs.validate import DialogError, Fields, refill
 from storage.models import Circulation, Decision, Person, RecordVersion
 
 SIGNABLE = {"decided", "planned"}
+
+
+async def _gaps(ctx) -> tuple[list[str], list[str]]:
+    """What the procedure asked for that did not happen, and agencies nobody from which was invited."""
+    parts = await ctx.participants()
+    unmet = [n.label for n in required_attendees(ctx.procedure, ctx.d, parts) if not n.met]
+    invited = {p.agency for p in parts}
+    wanted = [ctx.d.referring_agency, *quorum_agencies(ctx.procedure, ctx.d)]
+    uninvited = [a.label for a in ctx.procedure.agencies if a.id in wanted and a.id not in invited]
+    return unmet, uninvited
 
 
 async def signoff_form(ctx) -> Form:
@@ -23,14 +33,26 @@ async def signoff_form(ctx) -> Form:
             value=ctx.d.monitoring,
         )
     ]
-    if not quorum_met(ctx.procedure, ctx.d, await ctx.participants()):
+    unmet, uninvited = await _gaps(ctx)
+    if unmet:
         inputs.append(
             Input(
-                "quorum_reason",
-                "The quorum was not met: why the discussion went ahead",
+                "unmet_reason",
+                "Not met: " + "; ".join(unmet) + ". Why the discussion went ahead",
                 InputKind.LONG_TEXT,
                 required=True,
                 max_length=1000,
+            )
+        )
+    if uninvited:
+        inputs.append(
+            Input(
+                "notify_others",
+                "Not invited: " + ", ".join(uninvited) + ". How and when they will be told the outcome",
+                InputKind.LONG_TEXT,
+                required=True,
+                max_length=1000,
+                hint="The referrer and agencies that did not attend must be told within 1 working day.",
             )
         )
     return Form(
@@ -58,6 +80,7 @@ async def _check_signable(ctx) -> None:
 @on(TurnKind.BUTTON, "review", who="chair")
 async def review(ctx) -> list[Card]:
     await _check_signable(ctx)
+    await ctx.audit("record.viewed")  # who saw the record, as well as who changed it
     return [
         ctx.reply(await assemble(ctx), title=f"Draft record: {ctx.d.case_ref}", form=await signoff_form(ctx))
     ]
@@ -69,7 +92,9 @@ async def sign_off(ctx) -> list[Card]:
     d, f = ctx.d, Fields(ctx.turn.fields)
     monitoring = f.text("monitoring", required=True, max_length=1000)
     form = await signoff_form(ctx)
-    quorum_reason = f.text("quorum_reason", required=len(form.inputs) > 1, max_length=1000)
+    asked = {i.id for i in form.inputs}
+    unmet_reason = f.text("unmet_reason", required="unmet_reason" in asked, max_length=1000)
+    notify_others = f.text("notify_others", required="notify_others" in asked, max_length=1000)
     if not f.ok:
         return [
             ctx.reply(
@@ -78,9 +103,12 @@ async def sign_off(ctx) -> list[Card]:
                 form=refill(form, ctx.turn.fields, f.errors),
             )
         ]
-    d.monitoring = monitoring + (
-        f"\nQuorum not met; went ahead because: {quorum_reason}" if quorum_reason else ""
-    )
+    unmet, uninvited = await _gaps(ctx)
+    d.monitoring = monitoring
+    if unmet_reason:
+        d.monitoring += f"\nNot met ({'; '.join(unmet)}); went ahead because: {unmet_reason}"
+    if notify_others:
+        d.monitoring += f"\nOutcome to {', '.join(uninvited)}: {notify_others}"
     version = (
         await ctx.session.execute(
             select(func.coalesce(func.max(RecordVersion.version), 0)).where(
@@ -188,3 +216,40 @@ async def latest_record(ctx) -> RecordVersion | None:
 
 async def people_by_id(ctx) -> dict[int, Person]:
     return {p.id: p for p in (await ctx.session.execute(select(Person))).scalars()}
+
+
+CLOSABLE = {"convened", "in_discussion", "decided", "planned", "signed_off", "circulated"}
+
+
+def close_form(ctx) -> Form:
+    reason = Input(
+        "reason",
+        "Why it is closed",
+        InputKind.LONG_TEXT,
+        required=True,
+        max_length=1000,
+        hint="e.g. enquiries complete, or convened in error. Its open deadlines stop.",
+    )
+    return Form("close", f"Close {ctx.d.case_ref}", (reason,), "Close", context=str(ctx.d.id))
+
+
+@on(TurnKind.BUTTON, "close", who="chair")
+async def ask_close(ctx) -> list[Card]:
+    if ctx.d.state not in CLOSABLE:
+        raise DialogError("This discussion is already closed.")
+    return [ctx.reply("", form=close_form(ctx))]
+
+
+@on(TurnKind.FORM, "close", who="chair")
+async def close(ctx) -> list[Card]:
+    if ctx.d.state not in CLOSABLE:
+        raise DialogError("This discussion is already closed.")
+    f = Fields(ctx.turn.fields)
+    reason = f.text("reason", required=True, max_length=1000)
+    if not f.ok:
+        return [ctx.reply("", form=refill(close_form(ctx), ctx.turn.fields, f.errors))]
+    previous = ctx.d.state
+    ctx.d.state = "closed"
+    ctx.d.monitoring = (ctx.d.monitoring + "\n" if ctx.d.monitoring else "") + f"Closed: {reason}"
+    await ctx.audit("discussion.closed", previous_state=previous)
+    return await ctx.changed() + [ctx.reply(f"{ctx.d.case_ref} is closed. Its reminders stop.")]

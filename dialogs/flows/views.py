@@ -43,6 +43,7 @@ async def status(ctx) -> list[Card]:
         cards = []
         for d in matches[:3]:
             ctx.discussion, ctx._participants = d, None
+            await ctx.audit("discussion.viewed")
             cards.append(await main_card(ctx, ctx.reply("").target))
         return cards
     if not visible:
@@ -53,12 +54,9 @@ async def status(ctx) -> list[Card]:
 
 
 @on(TurnKind.BUTTON, "status", who="member")
-async def status_button(ctx) -> list[Card]:
-    return [await main_card(ctx, ctx.reply("").target)]
-
-
 @on(TurnKind.BUTTON, "discussion.open", who="member")
-async def open_discussion(ctx) -> list[Card]:
+async def status_button(ctx) -> list[Card]:
+    await ctx.audit("discussion.viewed")  # who saw it, as well as who changed it
     return [await main_card(ctx, ctx.reply("").target)]
 
 
