@@ -26,8 +26,6 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from dialogs.clock import Nation
-
 DEFAULT_PROCEDURE_FILE = Path(__file__).with_name("procedures") / "working-together-2023-kent-medway.yaml"
 
 # A quorum entry that stands for "the agency that referred this case", which differs per case.
@@ -187,7 +185,6 @@ class ChecklistItem(_Model):
 class Procedure(_Model):
     name: Text
     version: int = Field(ge=1)
-    nation: Nation = "england-and-wales"  # whose bank holidays are not working days
     office_hours: OfficeHours
     timescales: Timescales
     reminders: Reminders
