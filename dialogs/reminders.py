@@ -38,7 +38,7 @@ from dialogs.deadlines import DUE_DAY, ESCALATED, KINDS, OVERDUE, REMINDED, Kind
 from dialogs.model import Button, Card, Form, Input, InputKind, Option, Target, TargetKind, Turn, TurnKind
 from dialogs.procedure import Procedure
 from storage import audit, claims, outbox
-from storage.models import Decision, Discussion, DueItem, Person
+from storage.models import Decision, Discussion, DueItem, Person, RecordVersion
 from storage.refs import first_delivery
 
 DUTY, OUT_OF_HOURS = "duty", "out_of_hours"
@@ -691,6 +691,11 @@ async def _answer(session: AsyncSession, env: _Env, turn: Turn) -> list[Card]:
         return [snooze_form(env.procedure, item, ref=ref)]
     if turn.name == SNOOZE_FORM and turn.kind == TurnKind.FORM:
         return [await _snooze(session, env, turn, item, ref)]
+    if turn.name == REASON_FORM and turn.actor.person_id != discussion.chair_id:
+        # PROCEDURE.md: where a timescale is not met, the chair records the reason.
+        return [
+            _notice(turn, f"Case {ref}: for the chair", "Only the chair records why a deadline was missed.")
+        ]
     if turn.name == REASON_FORM and turn.kind == TurnKind.BUTTON:
         return [reason_form(item, ref=ref, tz=env.tz)]
     if turn.name == REASON_FORM and turn.kind == TurnKind.FORM:
@@ -751,7 +756,43 @@ async def _record_reason(session: AsyncSession, env: _Env, turn: Turn, item: Due
         discussion_id=item.discussion_id,
         detail={"due_item": item.id, "kind": item.kind, "reason": reason},
     )
-    return _notice(turn, f"Case {ref}: reason recorded", "It will show in the record of the discussion.")
+    await _add_to_signed_record(session, env, turn, item, reason)
+    return _notice(turn, f"Case {ref}: reason recorded", "It is in the record of the discussion.")
+
+
+async def _add_to_signed_record(
+    session: AsyncSession, env: _Env, turn: Turn, item: DueItem, reason: str
+) -> None:
+    """A record already signed off gets a new version with the reason as an addendum, signed by the
+    chair who gave it, so the circulated record is never silently different from the stored one."""
+    latest = (
+        (
+            await session.execute(
+                select(RecordVersion)
+                .where(
+                    RecordVersion.discussion_id == item.discussion_id,
+                    RecordVersion.signed_off_at.is_not(None),
+                )
+                .order_by(RecordVersion.version.desc())
+            )
+        )
+        .scalars()
+        .first()
+    )
+    if latest is None:
+        return  # not signed off yet: the record is assembled later and shows the reason itself
+    what = _lower(KINDS[item.kind].label)
+    addendum = f"\n\n*Addendum {when(env.now, env.tz)}: timescale not met*\n- {what}: {reason}"
+    session.add(
+        RecordVersion(
+            discussion_id=item.discussion_id,
+            version=latest.version + 1,
+            body=latest.body + addendum,
+            created_at=env.now,
+            signed_off_by_id=turn.actor.person_id,
+            signed_off_at=env.now,
+        )
+    )
 
 
 async def _my_due(session: AsyncSession, env: _Env, turn: Turn) -> Card:

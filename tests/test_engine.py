@@ -4,7 +4,7 @@ from datetime import date
 
 from sqlalchemy import select
 
-from dialogs.model import TargetKind
+from dialogs.model import TargetKind, TurnKind
 from dialogs.procedure import load_procedure
 from storage.models import Contribution, Discussion, Participant, RecordVersion
 from tests.engine_helpers import errors, form_of, make_driver, one
@@ -386,3 +386,49 @@ async def test_close_stops_the_discussion_and_needs_a_reason(db):
     async with db.session() as s:
         open_items = (await s.execute(select(DueItem).where(DueItem.state == "open"))).scalars().all()
     assert open_items == []
+
+
+async def test_missed_deadline_reason_is_the_chairs_and_joins_a_signed_record(db):
+    from storage.models import DueItem
+
+    drv = await make_driver(db)
+    did, _ = await convene(drv)
+    await drv.submit("chair", "invite", did, people=[str(drv.actors["police"].person_id)])
+    await drv.press("chair", "start", did)
+    await drv.submit(
+        "chair", "decide", did, outcome="no_s47", reasons="r", risks="k", alternative="Assessment"
+    )
+    await drv.submit("chair", "signoff", did, monitoring="Chair", unmet_reason="u", notify_others="n")
+    async with db.session() as s:
+        # The police officer's own (unanswered invitation) item: theirs, but the reason is the chair's.
+        item = (
+            (
+                await s.execute(
+                    select(DueItem).where(
+                        DueItem.discussion_id == did, DueItem.recipient_id == drv.actors["police"].person_id
+                    )
+                )
+            )
+            .scalars()
+            .first()
+        )
+    value = f"{did}:{item.id}"
+    refused = await drv.turn("police", TurnKind.FORM, "due.missed_reason", value, fields={"reason": "x"})
+    assert "Only the chair" in one(refused, TargetKind.EPHEMERAL).text
+    await drv.submit("chair", "due.missed_reason", value, reason="The police minutes came late")
+    async with db.session() as s:
+        versions = (
+            (
+                await s.execute(
+                    select(RecordVersion)
+                    .where(RecordVersion.discussion_id == did)
+                    .order_by(RecordVersion.version)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert [v.version for v in versions] == [1, 2]
+    assert (
+        versions[1].body.startswith(versions[0].body) and "The police minutes came late" in versions[1].body
+    )
