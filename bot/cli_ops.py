@@ -5,7 +5,7 @@ Both print case references, kinds, times and person ids only: never anything abo
 
 import asyncio
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from bot.cli import UsageError, _datetime, database
@@ -117,6 +117,9 @@ async def _tick(args, settings: Settings) -> int:
     from bot.web import surfaces_for
 
     at = _at(args.at, settings)
+    if at is not None and at > datetime.now(UTC):
+        # A sweep really sends: "as if it were later" would deliver reminders early and for good.
+        raise UsageError("--at: that is in the future; a sweep sends for real, so only now or earlier")
     db = await _open_db(settings)
     try:
         services = Services.create(settings, db)

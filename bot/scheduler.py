@@ -41,7 +41,7 @@ from dialogs import reminders
 from dialogs.cards_json import card_from_dict
 from dialogs.model import Card, Target, TargetKind
 from dialogs.procedure import Procedure
-from storage import claims, outbox
+from storage import claims, outbox, refs
 from storage.db import Database
 from storage.types import utcnow
 
@@ -138,7 +138,13 @@ class Scheduler:
             report.errors.append(type(exc).__name__)
         if self.send:
             await self.drain(report)
+        await self._forget_old_events()
         return report
+
+    async def _forget_old_events(self) -> None:
+        """Platforms retry for minutes, not days: event ids older than a week can go."""
+        async with self.db.session() as session:
+            await refs.forget_events_before(session, utcnow() - timedelta(days=7))
 
     async def _queue_due(self, now: datetime, report: TickReport, max_batches: int = 500) -> None:
         for _ in range(max_batches):

@@ -70,9 +70,6 @@ REMINDED, DUE_DAY, OVERDUE, ESCALATED = "reminded", "due_day", "overdue", "escal
 _EVENT_ORDER = (REMINDED, DUE_DAY, OVERDUE, ESCALATED)
 _REMINDERS = (REMINDED, DUE_DAY)
 
-# Discussion states (dialogs/engine.py), in order.
-STATES = ("convened", "in_discussion", "decided", "planned", "signed_off", "circulated", "closed")
-
 
 @dataclass(frozen=True)
 class Want:

@@ -7,7 +7,6 @@ them and a phone screen can show: a title, a little markdown (*bold*, _italic_, 
 """
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -120,11 +119,3 @@ class Card:
 
     def to(self, target: Target) -> "Card":
         return replace(self, target=target)
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """A card scheduled for someone, produced by the reminders engine; `at` is when it was due."""
-
-    card: Card
-    at: datetime

@@ -1,6 +1,6 @@
 """Where the bot can write on each platform, and which inbound events it has already handled."""
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,6 +54,10 @@ async def find_ref(
         query = query.where(ConversationRef.person_id == person_id)
     query = query.order_by(ConversationRef.updated_at.desc())
     return (await session.execute(query)).scalars().first()
+
+
+async def forget_events_before(session: AsyncSession, when) -> None:
+    await session.execute(delete(InboundEvent).where(InboundEvent.received_at < when))
 
 
 async def first_delivery(session: AsyncSession, platform: str, event_id: str) -> bool:

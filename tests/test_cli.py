@@ -157,3 +157,14 @@ def test_debug_logging_never_prints_sql(tmp_path):
     out = run("db", "upgrade", env=env)
     assert out.returncode == 0
     assert "CREATE TABLE" not in out.stderr and "sqlalchemy.engine" not in out.stderr
+
+
+def test_scheduler_tick_refuses_a_future_time(tmp_path):
+    out = run(
+        "scheduler",
+        "tick",
+        "--at",
+        "2999-01-01T09:00",
+        env={"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"},
+    )
+    assert out.returncode == 2 and "future" in out.stderr

@@ -292,3 +292,21 @@ async def test_only_the_first_waiting_message_of_each_recipient_is_claimable(db)
         rows = {r.id: r for r in (await s.execute(select(Outbox))).scalars()}
     claimed = [rows[head.id] for head in a + b]
     assert sorted(r.dedupe_key for r in claimed) == [f"p{p}m0" for p in range(1, 6)]
+
+
+async def test_old_inbound_event_ids_are_forgotten(db):
+    from datetime import timedelta
+
+    from storage.models import InboundEvent
+    from storage.refs import first_delivery, forget_events_before
+    from storage.types import utcnow
+
+    async with db.session() as s:
+        assert await first_delivery(s, "slack", "Ev-old")
+        (await s.get(InboundEvent, ("slack", "Ev-old"))).received_at = utcnow() - timedelta(days=8)
+        assert await first_delivery(s, "slack", "Ev-new")
+    async with db.session() as s:
+        await forget_events_before(s, utcnow() - timedelta(days=7))
+    async with db.session() as s:
+        assert await first_delivery(s, "slack", "Ev-old")  # forgotten, so new again
+        assert not await first_delivery(s, "slack", "Ev-new")

@@ -4,7 +4,6 @@ from sqlalchemy import select
 
 from dialogs.flows.registry import on
 from dialogs.model import Button, Card, Form, Input, InputKind, Option, TurnKind
-from dialogs.quorum import PRESENT
 from dialogs.validate import DialogError, Fields, refill
 from storage.models import Contribution, Participant, Person
 
@@ -294,7 +293,3 @@ async def absent(ctx) -> list[Card]:
     part.status, part.reason, part.directions = "absent", reason, directions or part.directions
     await ctx.audit("participant.absent", person_id=part.person_id, directions_given=bool(part.directions))
     return await ctx.changed() + [ctx.reply("Recorded.")]
-
-
-def took_part(part: Participant) -> bool:
-    return part.status in PRESENT

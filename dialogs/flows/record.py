@@ -7,7 +7,7 @@ from dialogs.model import Button, Card, Form, Input, InputKind, TurnKind
 from dialogs.quorum import PRESENT, quorum_agencies, required_attendees
 from dialogs.record_text import assemble
 from dialogs.validate import DialogError, Fields, refill
-from storage.models import Circulation, Decision, Person, RecordVersion
+from storage.models import Circulation, Decision, RecordVersion
 
 SIGNABLE = {"decided", "planned"}
 
@@ -198,24 +198,6 @@ async def acknowledge(ctx) -> list[Card]:
     c.acknowledged_at = ctx.now
     await ctx.audit("record.acknowledged", circulation_id=c.id, person_id=c.person_id)
     return await ctx.changed() + [ctx.reply(f"Acknowledged: {ctx.d.case_ref}. Thank you.")]
-
-
-async def latest_record(ctx) -> RecordVersion | None:
-    return (
-        (
-            await ctx.session.execute(
-                select(RecordVersion)
-                .where(RecordVersion.discussion_id == ctx.d.id)
-                .order_by(RecordVersion.version.desc())
-            )
-        )
-        .scalars()
-        .first()
-    )
-
-
-async def people_by_id(ctx) -> dict[int, Person]:
-    return {p.id: p for p in (await ctx.session.execute(select(Person))).scalars()}
 
 
 CLOSABLE = {"convened", "in_discussion", "decided", "planned", "signed_off", "circulated"}
