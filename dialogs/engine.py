@@ -25,6 +25,8 @@ from storage.refs import first_delivery
 
 log = logging.getLogger(__name__)
 
+ALREADY_DONE = "That was already done."  # the answer to a retried or double-clicked delivery
+
 
 class Dialogs:
     def __init__(
@@ -51,12 +53,10 @@ class Dialogs:
             return [notice(turn.actor, "Sorry, I did not understand that. Try *help*.")]
         try:
             async with self.db.session() as session:
+                await audit.lock(session)  # the first lock every writer takes (see storage.audit.lock)
                 if turn.event_id and not await first_delivery(session, turn.channel, turn.event_id):
                     # A retried or double-clicked delivery: already handled once.
-                    return (
-                        [] if turn.kind == TurnKind.REPLY else [notice(turn.actor, "That was already done.")]
-                    )
-                await audit.lock(session)  # the first lock every writer takes (see storage.audit.lock)
+                    return [] if turn.kind == TurnKind.REPLY else [notice(turn.actor, ALREADY_DONE)]
                 ctx = Ctx(self, session, turn, self.now())
                 await ctx.load_discussion()
                 await handler.check(ctx)
