@@ -68,6 +68,7 @@ def when(at: datetime, tz: str) -> str:
 
 
 def is_out_of_hours(procedure: Procedure, at: datetime, *, tz: str, nation: str) -> bool:
+    """Outside the procedure's office hours at `at` (aware), bank holidays of `nation` included."""
     local = at.astimezone(ZoneInfo(tz))
     day = local.date()
     bank_holiday = day.weekday() < 5 and not is_working_day(day, nation)

@@ -21,9 +21,9 @@ YES_NO = (Option("yes", "Yes"), Option("no", "No"))
 
 
 def out_of_hours_now(ctx) -> bool:
-    local = ctx.local_now
-    bank_holiday = local.date() in clock.bank_holidays(ctx.dialogs.nation, local.year)
-    return ctx.procedure.is_out_of_hours(local.replace(tzinfo=None), bank_holiday)
+    from dialogs.reminders import is_out_of_hours
+
+    return is_out_of_hours(ctx.procedure, ctx.now, tz=ctx.dialogs.tz, nation=ctx.dialogs.nation)
 
 
 def convene_form(ctx, *, reconvene_of: Discussion | None = None) -> Form:
