@@ -10,7 +10,7 @@ One sweep (a "tick"):
 4. sends the outbox through the surfaces (services.router), one lane per recipient so that a
    recipient's messages go out in order, retrying with exponential back-off and jitter (a 429's
    Retry-After is honoured; 5xx and timeouts are retried; other errors fail the message), and marks
-   rows sent. A DIRECT card that no surface can deliver to the person goes to the discussion's
+   rows sent. A DIRECT or CHANNEL card that no surface can deliver goes to the discussion's
    THREAD instead (a surface that cannot send direct messages).
 
 "Now" for what is due is services.time.now(), so the playground's clock control drives reminders.
@@ -262,10 +262,11 @@ class Scheduler:
         surface = await self.router.surface_for(card)
         if (
             surface is None
-            and card.target.kind == TargetKind.DIRECT
+            and card.target.kind in (TargetKind.DIRECT, TargetKind.CHANNEL)
             and card.target.discussion_id is not None
         ):
-            # The thread fallback: a surface that cannot message the person posts in the discussion.
+            # The thread fallback: a surface that cannot message the person, or has no duty or
+            # out-of-hours channel configured, posts in the discussion's thread rather than losing it.
             card = card.to(Target(TargetKind.THREAD, discussion_id=card.target.discussion_id))
             surface = await self.router.surface_for(card)
         if surface is None:

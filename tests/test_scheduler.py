@@ -758,3 +758,20 @@ async def test_after_429s_and_500s_everything_arrives_in_order_per_recipient(sha
             arrived[a["to"]].append(a["key"])
         assert arrived == queued
         assert len(queued) == 100
+
+
+async def test_a_place_no_surface_reaches_falls_back_to_the_discussions_thread(db):
+    """An escalation to a duty channel nobody configured is posted in the thread, not lost."""
+    from dialogs.cards_json import card_to_dict
+    from dialogs.model import Card, Target
+    from storage import outbox
+
+    t, d = await _held_friday(db)
+    surface = RecordingSurface(reach=(TargetKind.DIRECT, TargetKind.THREAD, TargetKind.MAIN_POST))
+    escalation = Card(Target(TargetKind.CHANNEL, place="duty", discussion_id=d.id), "Escalation: CR-1001")
+    async with db.session() as s:
+        await outbox.add(s, [outbox.Message(card_to_dict(escalation), "place:duty", discussion_id=d.id)])
+    await _scheduler(db, surface).drain()
+    assert [(c.target.kind, c.target.discussion_id, c.title) for c in surface.cards] == [
+        (TargetKind.THREAD, d.id, "Escalation: CR-1001")
+    ]
