@@ -41,12 +41,17 @@ class Settings(BaseSettings):
     slack_discussion_mode: Literal["private_channel", "thread"] = "private_channel"
     slack_duty_channel: str | None = None  # channel ID (C.../G...) of the day duty team
     slack_out_of_hours_channel: str | None = None  # channel ID of the out-of-hours team
+    # Many workspaces: the workspace the duty channels are in and that DMs use when no other is known.
+    slack_team_id: str | None = None
+    slack_allowed_team_ids: str = ""  # comma-separated T.../E... ids; other teams are refused
 
     # Microsoft Teams (README "Microsoft Teams"): on when MICROSOFT_APP_ID is set, or TEAMS_LOCAL_DEVELOPMENT.
     microsoft_app_id: str = ""  # the Azure Bot's Microsoft App ID (Entra application client id)
     microsoft_app_password: SecretStr | None = None  # its client secret ...
     microsoft_app_certificate_path: Path | None = None  # ... or a PFX certificate without a password
     microsoft_app_tenant_id: str = ""  # the council's Entra tenant (single-tenant bot)
+    # Partner tenants (police, NHS) allowed too, comma-separated: shared channels reach the bot from them.
+    microsoft_allowed_tenant_ids: str = ""
     teams_local_development: bool = False  # no app id: anonymous /api/messages, loopback callers only
     teams_duty_channel_id: str | None = None  # Teams channel id (19:...@thread.tacv2) of the duty team
     teams_out_of_hours_channel_id: str | None = None  # Teams channel id of the out-of-hours team
@@ -74,6 +79,18 @@ class Settings(BaseSettings):
         if v and not (v[0] in "CG" and v[1:].isalnum() and v.isupper()):
             raise ValueError("use the channel ID (C0123ABCD), shown at the bottom of the channel's details")
         return v or None
+
+    @field_validator("slack_team_id", "slack_allowed_team_ids")
+    @classmethod
+    def _slack_team_ids(cls, v: str | None, info) -> str | None:
+        ids = [t.strip() for t in (v or "").split(",") if t.strip()]
+        if any(not (t[0] in "TE" and t[1:].isalnum() and t.isupper()) for t in ids):
+            raise ValueError("use Slack workspace ids (T0123ABCD) or organisation ids (E0123ABCD)")
+        if info.field_name == "slack_team_id":
+            if len(ids) > 1:
+                raise ValueError("give one workspace id")
+            return ids[0] if ids else None
+        return ",".join(ids)
 
     @field_validator("directory_domain_rules")
     @classmethod

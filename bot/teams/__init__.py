@@ -5,6 +5,7 @@ Built on the Agents SDK (microsoft-agents-hosting-aiohttp, -hosting-core, -authe
 supporting on 31 December 2025. Every SDK import stays inside this package.
 """
 
+import asyncio
 import logging
 import warnings
 
@@ -15,6 +16,7 @@ from bot.config import Settings
 log = logging.getLogger(__name__)
 
 ROUTE = "/api/messages"
+SHUTDOWN_GRACE = 30  # seconds to let cards already promised to Teams go out when the app stops
 
 
 def configured(settings: Settings) -> bool:
@@ -34,6 +36,10 @@ def setup(app: web.Application, services, *, token_provider_factory=None) -> Non
     from bot.teams.surface import TeamsSurface
 
     settings = services.settings
+    if settings.microsoft_app_password is not None:
+        from bot.teams.cards import use_shared_key
+
+        use_shared_key(settings.microsoft_app_password.get_secret_value())
     config = auth.auth_configuration(settings)
     anonymous = bool(config.ANONYMOUS_ALLOWED)
     # Teams itself calls from Microsoft's service hosts only; a local stand-in (tests) does not.
@@ -60,7 +66,14 @@ def setup(app: web.Application, services, *, token_provider_factory=None) -> Non
             log.error("Teams: a turn failed (%s); Teams will send it again", type(exc).__name__)
             return web.json_response({"error": "The bot could not handle this activity."}, status=500)
 
+    async def finish_sending(_app: web.Application) -> None:
+        try:  # a turn already committed and answered: let its cards go out, without hanging the stop
+            await asyncio.wait_for(surface.tasks.drain(), SHUTDOWN_GRACE)
+        except TimeoutError:
+            log.warning("Teams: %d turn(s) still sending at shutdown", len(surface.tasks.running))
+
     app.router.add_post(ROUTE, messages)
+    app.on_cleanup.append(finish_sending)
     services.router.add(surface)
 
 

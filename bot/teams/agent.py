@@ -7,6 +7,9 @@
 - A card action arrives as an `adaptiveCard/action` invoke (Action.Execute) or as a message with a
   `value` (its Action.Submit fallback); both become the same BUTTON or FORM turn.
 Every conversation the bot is in is remembered (storage.refs) for reminders and direct messages.
+Activities from a tenant the bot does not serve (bot.teams.tenants) are refused before any of this.
+The engine's turn is committed within the request; its cards are sent afterwards, in the background
+(TeamsSurface.answer), so that Teams gets its answer promptly.
 """
 
 import hashlib
@@ -16,6 +19,7 @@ import re
 
 from microsoft_agents.activity import (
     Activity,
+    ActivityTypes,
     AdaptiveCardInvokeResponse,
     AdaptiveCardInvokeValue,
     ChannelAccount,
@@ -23,8 +27,8 @@ from microsoft_agents.activity import (
 from microsoft_agents.hosting.core import ActivityHandler, TurnContext
 
 from bot.delivery import DeliveryError
-from bot.teams import conversations, people
-from bot.teams.cards import read_submission
+from bot.teams import conversations, people, tenants
+from bot.teams.cards import Submission, is_ours, read_submission
 from bot.teams.conversations import Place, place_of
 from bot.teams.sending import Sender, text_activity
 from bot.teams.surface import Origin, TeamsSurface
@@ -42,6 +46,11 @@ NOT_KNOWN = (
     "Sorry, I cannot act for you yet: you are not in the strategy discussion directory, and your "
     "email address does not belong to a partner agency I know. Please ask your administrator to add you."
 )
+OTHER_TENANT = (
+    "Sorry, I cannot help here: this strategy discussion app serves only the council's own Microsoft 365 "
+    "organisation and the partner organisations it works with. Please ask your administrator."
+)
+OUT_OF_DATE = "This card is out of date or was changed, so nothing was done: please use the latest one."
 _AT = re.compile(r"<at>.*?</at>", re.DOTALL)
 
 
@@ -55,6 +64,8 @@ class TeamsAgent(ActivityHandler):
 
     async def on_turn(self, turn_context: TurnContext):
         activity = turn_context.activity
+        if not tenants.activity_allowed(self.services.settings, activity):
+            return await self._refuse_tenant(turn_context)
         if activity.conversation is not None and activity.service_url:
             await self._remember(activity)
         return await super().on_turn(turn_context)
@@ -71,6 +82,30 @@ class TeamsAgent(ActivityHandler):
                 person_id = actor.person_id if actor else None
             await conversations.remember(session, place, user_id=user.id or "", person_id=person_id)
 
+    async def _refuse_tenant(self, turn_context: TurnContext) -> None:
+        """Say no, politely, to an activity from a tenant the bot does not serve; store nothing."""
+        activity = turn_context.activity
+        log.warning(
+            "Teams: refused an activity from another tenant (%s)", ", ".join(sorted(tenants.of(activity)))
+        )
+        if activity.type == ActivityTypes.invoke and activity.name == "adaptiveCard/action":
+            response = AdaptiveCardInvokeResponse(
+                status_code=200, type="application/vnd.microsoft.activity.message", value=OTHER_TENANT
+            )
+            invoke = self._create_invoke_response(response).model_dump(by_alias=True, exclude_none=True)
+            await turn_context.send_activity(Activity(type=ActivityTypes.invoke_response, value=invoke))
+            return
+        if activity.type != ActivityTypes.message or activity.conversation is None:
+            return
+        place = place_of(activity)
+        if place.is_personal or activity.value is not None or _text_of(activity)[1]:
+            try:
+                await self.surface.sender(turn_context, place).post(
+                    place.conversation_id, text_activity(OTHER_TENANT), where="this conversation"
+                )
+            except DeliveryError as err:
+                log.warning("Teams: could not answer an activity from another tenant: %s", err)
+
     # --- messages: commands, thread replies, Action.Submit ---------------------------------------
 
     async def on_message_activity(self, turn_context: TurnContext):
@@ -81,16 +116,14 @@ class TeamsAgent(ActivityHandler):
         if activity.value is not None:
             submission = read_submission(activity.value)
             if submission is not None:
-                await self._act(
-                    turn_context,
-                    place,
-                    submission.kind,
-                    submission.name,
-                    submission.value,
-                    fields=submission.fields,
-                    form_origin=submission.origin,
-                )
-            return  # a card that is not ours (or an old one): nothing to do
+                await self._submit(turn_context, place, submission)
+            elif is_ours(activity.value):  # changed, or from before a restart
+                sender = self.surface.sender(turn_context, place)
+                try:
+                    await sender.post(place.conversation_id, text_activity(OUT_OF_DATE), where="here")
+                except DeliveryError as err:
+                    log.warning("Teams: could not say a card was out of date: %s", err)
+            return  # a card that is not ours: nothing to do
         text, mentioned = _text_of(activity)
         words = text.split(None, 1)
         command = words[0].lower() if words else ""
@@ -124,18 +157,13 @@ class TeamsAgent(ActivityHandler):
     async def on_adaptive_card_invoke(self, turn_context: TurnContext, invoke_value: AdaptiveCardInvokeValue):
         submission = read_submission(invoke_value.action.data)
         if submission is None:
-            toast = "This card is out of date: please use the latest one."
-        else:
-            toast = await self._act(
-                turn_context,
-                place_of(turn_context.activity),
-                submission.kind,
-                submission.name,
-                submission.value,
-                fields=submission.fields,
-                form_origin=submission.origin,
-                toast=True,
+            toast = (
+                OUT_OF_DATE
+                if is_ours(invoke_value.action.data)
+                else "This card is out of date: please use the latest one."
             )
+        else:
+            toast = await self._submit(turn_context, place_of(turn_context.activity), submission, toast=True)
         return AdaptiveCardInvokeResponse(
             status_code=200, type="application/vnd.microsoft.activity.message", value=toast or "Done."
         )
@@ -159,6 +187,21 @@ class TeamsAgent(ActivityHandler):
 
     # --- the turn ------------------------------------------------------------------------------------
 
+    async def _submit(
+        self, turn_context: TurnContext, place: Place, submission: Submission, *, toast: bool = False
+    ) -> str:
+        return await self._act(
+            turn_context,
+            place,
+            submission.kind,
+            submission.name,
+            submission.value,
+            fields=submission.fields,
+            form_origin=submission.origin,
+            nonce=submission.nonce,
+            toast=toast,
+        )
+
     async def _act(
         self,
         turn_context: TurnContext,
@@ -171,6 +214,7 @@ class TeamsAgent(ActivityHandler):
         text: str = "",
         discussion_id: int | None = None,
         form_origin: str = "",
+        nonce: str = "",
         toast: bool = False,
         pointer: bool = False,
     ) -> str:
@@ -181,7 +225,7 @@ class TeamsAgent(ActivityHandler):
         if actor is None:
             await self._not_known(sender, place, user)
             return NOT_KNOWN
-        if not form_origin and not place.is_personal:
+        if not place.is_personal:  # asked here: the card's own (signed) origin is not needed
             form_origin = place.base_id
         turn = Turn(
             actor=actor,
@@ -192,13 +236,13 @@ class TeamsAgent(ActivityHandler):
             text=text,
             discussion_id=discussion_id,
             channel="teams",
-            event_id=event_id(place, activity),
+            event_id=card_event_id(user.id or "", nonce) if nonce else event_id(place, activity),
         )
         cards = await self.services.dialogs.handle(turn)
         origin = Origin(
             place=place, user_id=user.id or "", person_id=actor.person_id, form_origin=form_origin
         )
-        return await self.surface.answer(cards, sender, origin, toast=toast, pointer=pointer)
+        return self.surface.answer(cards, origin, toast=toast, pointer=pointer)
 
     async def _actor(self, sender: Sender, place: Place, user: ChannelAccount) -> Actor | None:
         """The directory person behind the Teams user; looked up by email (their Teams profile) if new."""
@@ -212,7 +256,10 @@ class TeamsAgent(ActivityHandler):
                 return actor
         profile = await sender.member(place.team_id or place.base_id, user.id) if user.id else None
         email = (profile.email or profile.user_principal_name) if profile else None
-        if not email:
+        # Someone from another tenant (a guest, or a shared channel's member) says who they are in a
+        # profile their own tenant controls: their email proves nothing unless we trust that tenant.
+        home = (profile.tenant_id if profile else None) or place.tenant_id
+        if not email or not tenants.trusted(self.services.settings, home):
             return None
         async with self.services.db.session() as session:
             actor = await people.resolve_or_register(
@@ -265,6 +312,11 @@ def _text_of(activity: Activity) -> tuple[str, bool]:
                 text = text.replace(mention.text, " ")
     text = _AT.sub(lambda m: m.group(0)[4:-5], text) if "<at>" in text else text  # others' names stay
     return html.unescape(text).strip(), mentioned
+
+
+def card_event_id(user_id: str, nonce: str) -> str:
+    """A card action's event id: its rendered nonce, per person (others may press the same button)."""
+    return hashlib.sha256(f"card|{user_id}|{nonce}".encode()).hexdigest()
 
 
 def event_id(place: Place, activity: Activity) -> str:

@@ -3,10 +3,20 @@
 Every action is an `Action.Execute` (Universal Actions) with an `Action.Submit` fallback carrying the
 same data, and the bot accepts both: Execute is unreliable on phones, so a Submit must always work.
 The data names what was pressed (`_sd`, `_sd_name`, `_sd_value`); a form's inputs arrive beside it.
+
+- `_sd_once`: a nonce fresh for each rendered action, the Turn's event id, so a double click (each
+  click is a new Teams activity with a new id) is handled once.
+- `_sd_origin`: the channel a form was asked for in (the discussion it convenes is posted there). The
+  client sends it back, so it is signed (`_sd_sig`, an HMAC) and a changed one is refused. The key
+  derives from MICROSOFT_APP_PASSWORD when set (shared by every server copy, stable across restarts);
+  otherwise (certificate or local development) it is made at each start.
 """
 
+import hashlib
+import hmac
 import json
 import re
+import secrets
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -34,6 +44,16 @@ MAX_CARD_BYTES = 80_000  # Teams refuses messages over about 100 KB; stay well u
 MAX_ACTIONS = 6  # Teams' host config shows at most six actions in a row
 YES_NO = (Option("yes", "Yes"), Option("no", "No"))
 
+_ORIGIN_KEY = secrets.token_bytes(32)  # until use_shared_key: see the module docstring
+
+
+def use_shared_key(secret: str) -> None:
+    """Sign origins under a key derived from a secret every server copy shares (the app password),
+    so a card rendered by one copy can be submitted to another, and survives a restart."""
+    global _ORIGIN_KEY
+    _ORIGIN_KEY = hmac.new(secret.encode(), b"strategy-bot teams card origin", hashlib.sha256).digest()
+
+
 _BOLD = re.compile(r"(?<![*\w])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![*\w])")
 
 
@@ -46,6 +66,7 @@ class Submission:
     value: str
     fields: dict[str, Any] = field(default_factory=dict)
     origin: str = ""  # the channel or chat where the command that opened the form was given
+    nonce: str = ""  # the rendered action's one-time nonce ("" on cards from before nonces)
 
 
 def markdown(text: str) -> str:
@@ -205,12 +226,25 @@ def _form_action(form: Form, origin: str) -> ExecuteAction:
         data["_sd_multi"] = multi
     if origin:
         data["_sd_origin"] = origin
+        data["_sd_sig"] = sign_origin("form", form.id, form.context, origin)
+    data["_sd_once"] = secrets.token_urlsafe(8)
     return _execute(form.submit_label, "form", data, with_inputs=True)
 
 
 def _button_action(button: Button, *, with_inputs: bool) -> ExecuteAction:
-    data = {"_sd": "button", "_sd_name": button.action, "_sd_value": button.value}
+    data = {
+        "_sd": "button",
+        "_sd_name": button.action,
+        "_sd_value": button.value,
+        "_sd_once": secrets.token_urlsafe(8),
+    }
     return _execute(button.label, "button", data, with_inputs=with_inputs)
+
+
+def sign_origin(kind: str, name: str, value: str, origin: str) -> str:
+    """The HMAC binding a form's origin to that form, under this process's key."""
+    message = "\x1f".join(("origin", kind, name, value, origin)).encode()
+    return hmac.new(_ORIGIN_KEY, message, hashlib.sha256).hexdigest()[:32]
 
 
 def _execute(title: str, verb: str, data: dict, *, with_inputs: bool) -> ExecuteAction:
@@ -228,17 +262,28 @@ def _execute(title: str, verb: str, data: dict, *, with_inputs: bool) -> Execute
 # --- submissions --------------------------------------------------------------------------------
 
 
+def is_ours(data: Any) -> bool:
+    """Whether card data claims to come from one of our cards (valid or not)."""
+    return isinstance(data, dict) and data.get("_sd") in ("button", "form")
+
+
 def read_submission(data: Any) -> Submission | None:
-    """The Turn parts in an Action.Submit value or an Action.Execute `action.data`; None if not ours."""
-    if not isinstance(data, dict) or data.get("_sd") not in ("button", "form"):
+    """The Turn parts in an Action.Submit value or an Action.Execute `action.data`; None if not ours,
+    or if its origin is not one this process signed for it (changed, or from before a restart)."""
+    if not is_ours(data):
         return None
     name = data.get("_sd_name")
     if not isinstance(name, str) or not name:
         return None
-    value = data.get("_sd_value")
-    origin = data.get("_sd_origin")
+    value = str(data.get("_sd_value") or "")
+    origin = str(data.get("_sd_origin") or "")
+    expected = sign_origin(data["_sd"], name, value, origin)
+    if origin and not hmac.compare_digest(expected, str(data.get("_sd_sig") or "")):
+        return None
+    nonce = data.get("_sd_once")
+    nonce = nonce if isinstance(nonce, str) and 0 < len(nonce) <= 64 else ""
     if data["_sd"] == "button":
-        return Submission(TurnKind.BUTTON, name, str(value or ""), origin=str(origin or ""))
+        return Submission(TurnKind.BUTTON, name, value, origin=origin, nonce=nonce)
     multi = data.get("_sd_multi") if isinstance(data.get("_sd_multi"), list) else []
     fields: dict[str, Any] = {}
     for key, raw in data.items():
@@ -249,7 +294,7 @@ def read_submission(data: Any) -> Submission | None:
             fields[key] = [str(p).strip() for p in parts if str(p).strip()]
         elif isinstance(raw, str | int | float | bool):
             fields[key] = str(raw)
-    return Submission(TurnKind.FORM, name, str(value or ""), fields, origin=str(origin or ""))
+    return Submission(TurnKind.FORM, name, value, fields, origin=origin, nonce=nonce)
 
 
 def neutral(card: Card) -> Card:

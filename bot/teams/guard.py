@@ -2,13 +2,17 @@
 
 Before a discussion's post or thread shows case details in a channel or group chat, every member
 is checked (page by page): a guest (userRole "guest"), or anyone who is not a participant of the
-discussion, means the place gets only a neutral notice and the chair is told privately why.
+discussion, means the place gets only a neutral notice and the chair is told privately why. Only this
+bot is exempt: another bot (app) in the place is not taking part either.
+
+No transaction is open while Teams is asked for the members (on SQLite a transaction holds the write
+lock): the participants are read first, then the members fetched, then matched in a short transaction
+of their own (matching may link a member's Teams user id to their directory entry).
 """
 
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.teams import people
 from bot.teams.conversations import Place
@@ -41,31 +45,32 @@ def _names(names: list[str]) -> str:
     return shown + (f" and {len(names) - MAX_NAMES} more" if len(names) > MAX_NAMES else "")
 
 
-async def check(session: AsyncSession, sender: Sender, place: Place, discussion_id: int) -> Verdict:
-    """Who in the place may not see the discussion. A personal chat holds only its person."""
+async def check(db, sender: Sender, place: Place, discussion_id: int, *, bot_ids: set[str]) -> Verdict:
+    """Who in the place may not see the discussion. A personal chat holds only its person.
+
+    `bot_ids`: this bot's own ids (28:<app id>), the only members not checked.
+    """
     verdict = Verdict()
     if place.is_personal:
         return verdict
-    taking_part = set(
-        (
-            await session.execute(
-                select(Participant.person_id).where(Participant.discussion_id == discussion_id)
+    async with db.session() as session:
+        query = select(Participant.person_id).where(Participant.discussion_id == discussion_id)
+        taking_part = set((await session.execute(query)).scalars())
+    members = await sender.members(place.base_id, where="the members of the discussion's channel")
+    async with db.session() as session:
+        for member in members:
+            if (member.id or "") in bot_ids:
+                continue
+            name = member.name or "someone without a name"
+            if (member.user_role or "").lower() == "guest":
+                verdict.guests.append(name)
+                continue
+            actor = await people.resolve(
+                session,
+                user_id=member.id or "",
+                aad_object_id=member.aad_object_id or "",
+                tenant=member.tenant_id or place.tenant_id,
             )
-        ).scalars()
-    )
-    for member in await sender.members(place.base_id, where="the members of the discussion's channel"):
-        if (member.id or "").startswith("28:"):  # a bot (this one, or another app)
-            continue
-        name = member.name or "someone without a name"
-        if (member.user_role or "").lower() == "guest":
-            verdict.guests.append(name)
-            continue
-        actor = await people.resolve(
-            session,
-            user_id=member.id or "",
-            aad_object_id=member.aad_object_id or "",
-            tenant=member.tenant_id or place.tenant_id,
-        )
-        if actor is None or actor.person_id not in taking_part:
-            verdict.uninvited.append(name)
+            if actor is None or actor.person_id not in taking_part:
+                verdict.uninvited.append(name)
     return verdict

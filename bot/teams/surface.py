@@ -8,7 +8,8 @@
   message only one person in a channel can see.
 - CHANNEL: the configured duty or out-of-hours channel.
 Invitations are also @mentions in the discussion's thread. Case details in a channel or group chat
-pass the guard (bot.teams.guard) first.
+pass the guard (bot.teams.guard) first. An inbound turn's cards are sent in the background, in a
+proactive turn of their own, once Teams has had its answer (bot.teams.background).
 """
 
 import logging
@@ -23,6 +24,7 @@ from sqlalchemy import select
 from bot.delivery import DeliveryError
 from bot.teams import cards as ac
 from bot.teams import guard, people
+from bot.teams.background import Tasks
 from bot.teams.conversations import PLATFORM, THREAD_MARK, Place, any_place, place_by_key, place_for
 from bot.teams.sending import Sender, TeamsDeliveryError, card_activity, text_activity, translate
 from dialogs.model import Card, Target, TargetKind
@@ -50,6 +52,7 @@ class TeamsSurface:
         self.adapter = adapter
         self.app_id = app_id
         self.anonymous = anonymous
+        self.tasks = Tasks()  # inbound turns' cards being sent
 
     @property
     def db(self):
@@ -84,11 +87,15 @@ class TeamsSurface:
                     )
             await batch.tell_about_redirects()  # the chair learns who could not be reached privately
 
-        await self.adapter.continue_conversation_with_claims(
-            self.claims(), place.continuation(), send, AuthenticationConstants.AGENTS_SDK_SCOPE
-        )
+        await self._in_turn(place, send)
         if failure:
             raise translate(failure[0], "Teams") from None
+
+    async def _in_turn(self, place: Place, work) -> None:
+        """Run `work(context)` in a proactive turn in the place: its own connector client and token."""
+        await self.adapter.continue_conversation_with_claims(
+            self.claims(), place.continuation(), work, AuthenticationConstants.AGENTS_SDK_SCOPE
+        )
 
     def claims(self) -> ClaimsIdentity:
         """Who the bot is when it starts a turn itself (anonymous in local development)."""
@@ -139,42 +146,67 @@ class TeamsSurface:
 
     # --- answering an inbound turn ------------------------------------------------------------------
 
-    async def answer(
-        self, cards: list[Card], sender: Sender, origin: Origin, *, toast: bool, pointer: bool
-    ) -> str:
-        """Send a turn's cards. Returns the short text for an Action.Execute response (`toast`).
+    def answer(self, cards: list[Card], origin: Origin, *, toast: bool, pointer: bool) -> str:
+        """Start sending a turn's cards (in the background); returns the short text for an
+        Action.Execute response (`toast`) at once.
 
         `pointer`: a command in a channel whose answer went to the person's private chat gets a short
         reply saying so, so they know where to look.
         """
-        batch = Batch(self, sender, origin)
         notes: list[str] = []
+        to_send: list[Card] = []
         for card in cards:
-            mine = card.target.kind == TargetKind.EPHEMERAL and card.target.person_id in (
-                None,
-                origin.person_id,
-            )
-            if toast and mine and not origin.place.is_personal and not card.form and not card.buttons:
+            if (
+                toast
+                and _mine(card, origin)
+                and not origin.place.is_personal
+                and not card.form
+                and not card.buttons
+            ):
                 notes.append(" ".join(p for p in (card.title, card.text) if p))  # shown to the clicker only
-                continue
-            try:
-                await batch.send(card)
-            except DeliveryError as err:
-                log.warning("Teams delivery of a %s card failed: %s", card.target.kind, err)
-                await batch.report(card, err, mine=mine)
-        await batch.tell_about_redirects(to=origin.person_id)
-        if pointer and batch.sent_privately and not origin.place.is_personal:
-            try:
-                await sender.post(
-                    origin.place.conversation_id,
-                    text_activity("I have answered you in your private chat with me."),
-                    where="this conversation",
-                )
-            except DeliveryError as err:
-                log.warning("Teams pointer reply failed: %s", err)
+            else:
+                to_send.append(card)
+        if to_send:
+            self.tasks.spawn(self._send_answer(to_send, origin, pointer=pointer))
         if notes:
             return " ".join(notes)[:500]
-        return "Done: see your private chat with me." if batch.sent_privately else "Done."
+        privately = not origin.place.is_personal and any(_to_actor_privately(c, origin) for c in to_send)
+        return "Done: see your private chat with me." if privately else "Done."
+
+    async def _send_answer(self, cards: list[Card], origin: Origin, *, pointer: bool) -> None:
+        async def send(context: TurnContext) -> None:
+            sender = self.sender(context, origin.place)
+            batch = Batch(self, sender, origin)
+            for card in cards:
+                try:
+                    await batch.send(card)
+                except DeliveryError as err:
+                    log.warning("Teams delivery of a %s card failed: %s", card.target.kind, err)
+                    await batch.report(card, err, mine=_mine(card, origin))
+            await batch.tell_about_redirects(to=origin.person_id)
+            if pointer and batch.sent_privately and not origin.place.is_personal:
+                try:
+                    await sender.post(
+                        origin.place.conversation_id,
+                        text_activity("I have answered you in your private chat with me."),
+                        where="this conversation",
+                    )
+                except DeliveryError as err:
+                    log.warning("Teams pointer reply failed: %s", err)
+
+        await self._in_turn(origin.place, send)
+
+
+def _mine(card: Card, origin: Origin) -> bool:
+    """An answer for the person acting only."""
+    return card.target.kind == TargetKind.EPHEMERAL and card.target.person_id in (None, origin.person_id)
+
+
+def _to_actor_privately(card: Card, origin: Origin) -> bool:
+    """Whether the card goes to the actor's private chat (as Batch._personal sends it)."""
+    t = card.target
+    person = t.person_id if t.person_id is not None else origin.person_id
+    return t.kind in (TargetKind.DIRECT, TargetKind.EPHEMERAL) and person == origin.person_id
 
 
 @dataclass(frozen=True)
@@ -327,8 +359,8 @@ class Batch:
     async def _verdict(self, place: Place, did: int) -> guard.Verdict:
         key = (place.base_id, did)
         if key not in self.verdicts:
-            async with self.db.session() as session:
-                self.verdicts[key] = await guard.check(session, self.sender, place, did)
+            ours = {place.bot_id, f"28:{self.surface.app_id}" if self.surface.app_id else ""} - {""}
+            self.verdicts[key] = await guard.check(self.db, self.sender, place, did, bot_ids=ours)
         return self.verdicts[key]
 
     async def _tell_chair(self, did: int, verdict: guard.Verdict) -> None:

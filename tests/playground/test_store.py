@@ -170,8 +170,44 @@ async def test_the_playground_answers_loopback_callers_only():
         return web.Response(text="ok")
 
     guarded = _loopback_only(page)
-    for host in ("127.0.0.1", "::1"):
-        assert (await guarded(make_mocked_request("GET", "/", transport=Transport(host)))).text == "ok"
-    for host in ("192.0.2.10", "10.0.0.5"):
+
+    def request(peer: str, host: str | None = "127.0.0.1:8080", **headers):
+        headers = headers | ({"Host": host} if host is not None else {})
+        return make_mocked_request("GET", "/", headers=headers, transport=Transport(peer))
+
+    for peer in ("127.0.0.1", "::1"):
+        assert (await guarded(request(peer))).text == "ok"
+    for peer in ("192.0.2.10", "10.0.0.5"):
         with pytest.raises(web.HTTPForbidden):
-            await guarded(make_mocked_request("GET", "/", transport=Transport(host)))
+            await guarded(request(peer))
+    # DNS rebinding: a page from elsewhere whose name now points at 127.0.0.1 asks with its own name.
+    for host in ("127.0.0.1", "localhost", "LocalHost:8080", "[::1]", "[::1]:8080"):
+        assert (await guarded(request("127.0.0.1", host))).text == "ok", host
+    for host in (
+        "attacker.example",
+        "attacker.example:8080",
+        "127.0.0.1.attacker.example",
+        "0.0.0.0:8080",
+        "",
+        None,
+    ):
+        with pytest.raises(web.HTTPForbidden):
+            await guarded(request("127.0.0.1", host))
+    # Behind a proxy on this machine every caller is loopback: whoever a proxy forwards is refused.
+    for header in ("Forwarded", "X-Forwarded-For", "X-Real-IP"):
+        with pytest.raises(web.HTTPForbidden):
+            await guarded(request("127.0.0.1", **{header: "for=203.0.113.9"}))
+
+
+async def test_a_page_with_another_host_name_gets_nothing(playground):
+    """Over real HTTP: a rebinding page's request reaches the server, but the playground refuses it."""
+    from aiohttp import ClientSession
+
+    url = playground.server.make_url("/")
+    async with ClientSession() as http:
+        async with http.get(url, headers={"Host": "attacker.example"}) as refused:
+            assert refused.status == 403 and "this machine" in await refused.text()
+        async with http.get(url, headers={"X-Forwarded-For": "203.0.113.9"}) as forwarded:
+            assert forwarded.status == 403
+        async with http.get(url) as ok:
+            assert ok.status == 200

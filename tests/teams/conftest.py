@@ -71,8 +71,12 @@ class TeamsHarness:
     def token(self, **override) -> str:
         return self.key.channel_token(APP_ID, self.service_url, **override)
 
-    async def send(self, activity: dict, *, token: str | None = "valid", headers: dict | None = None):
-        """POST the activity to /api/messages; returns (status, JSON body or None)."""
+    async def send(
+        self, activity: dict, *, token: str | None = "valid", headers: dict | None = None, drain: bool = True
+    ):
+        """POST the activity to /api/messages; returns (status, JSON body or None).
+
+        The bot answers first and sends its cards afterwards; `drain` waits for those too."""
         headers = dict(headers or {})
         if token == "valid":
             headers["Authorization"] = f"Bearer {self.token()}"
@@ -80,7 +84,13 @@ class TeamsHarness:
             headers["Authorization"] = token
         resp = await self.client.post("/api/messages", json=activity, headers=headers)
         body = await resp.json() if resp.content_type == "application/json" else None
+        if drain:
+            await self.drain()
         return resp.status, body
+
+    async def drain(self) -> None:
+        """Wait until the cards of the turns answered so far have been sent."""
+        await self.services.router.get("teams").tasks.drain()
 
     def next_id(self) -> str:
         return str(1_800_000_000_000 + next(self._ids))

@@ -7,8 +7,10 @@ tests can assert on it. It can be told to fail: 429 with Retry-After, 403 BotNot
 404 ConversationNotFound, and so on.
 """
 
+import asyncio
 import itertools
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import jsonschema
@@ -90,6 +92,8 @@ class StandInConnector:
         self._ids = itertools.count(1_700_000_000_001)
         self.cards_checked = 0
         self.largest_card = 0  # bytes
+        self.hold: asyncio.Event | None = None  # when set to an Event: messages wait until it is set
+        self.on_members: Callable[[], Awaitable[None]] | None = None  # run while a members page is asked
 
     # --- what tests look at ----------------------------------------------------------------------
 
@@ -208,6 +212,8 @@ class StandInConnector:
         return await self._store(request, call, new_id=False)
 
     async def _store(self, request: web.Request, call: Call, *, new_id: bool) -> web.Response:
+        if self.hold is not None:
+            await self.hold.wait()
         self.calls.append(call)
         body = await self._body(request, ACTIVITY, call)
         if failed := self._failure(call.operation, call.conversation_id):
@@ -232,6 +238,8 @@ class StandInConnector:
         cid = request.match_info["cid"]
         call = Call("GET", "GetConversationPagedMembers", cid, query=dict(request.query))
         self.calls.append(call)
+        if self.on_members is not None:
+            await self.on_members()
         if failed := self._failure(call.operation, cid):
             return failed
         if cid not in self.rosters:

@@ -13,7 +13,16 @@ from bot.teams.auth import auth_configuration
 from bot.web import build_app
 from storage.models import ConversationRef
 from tests.engine_helpers import TUESDAY_10AM, Clock
-from tests.teams.conftest import APP_ID, TEAM, make_harness, services_for, teams_settings
+from tests.teams.conftest import (
+    APP_ID,
+    TEAM,
+    add_people,
+    make_harness,
+    personal_chat,
+    services_for,
+    teams_settings,
+    user,
+)
 from tests.teams.identity import SigningKey
 
 
@@ -94,6 +103,12 @@ async def test_without_an_app_id_only_this_machine_may_call(sqlite_db, key, logi
         status, body = await bot.send(bot.install(), token=None, headers={"X-Forwarded-For": "203.0.113.9"})
         assert status == 403 and "this machine" in body["error"]
         assert len(connector.sent("SendToConversation", TEAM)) == 1
+        # An answer sent after the request (in a turn of the bot's own) goes out anonymously too.
+        await add_people(sqlite_db, ("chair",))
+        status, _ = await bot.send(bot.message(user("chair"), "help", personal=True), token=None)
+        assert status == 202
+        answer = connector.sent("SendToConversation", personal_chat(user("chair")))
+        assert len(answer) == 1 and "convene" in answer[0].card_text and answer[0].authorization == ""
 
 
 async def test_the_app_serves_api_messages_only_when_teams_is_configured(sqlite_db, login_url):

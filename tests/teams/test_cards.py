@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from bot.teams.cards import fit, fit_one, markdown, neutral, read_submission, render, size_of
+from bot.teams.cards import fit, fit_one, markdown, neutral, read_submission, render, sign_origin, size_of
 from dialogs.model import Button, Card, Form, Input, InputKind, Option, Target, TargetKind, TurnKind
 from tests.teams.conftest import actions
 from tests.teams.connector import card_problems
@@ -97,14 +97,35 @@ def test_every_action_is_an_execute_with_a_submit_fallback_carrying_the_same_dat
         assert a["fallback"]["data"] == a["data"] and a["fallback"]["title"] == a["title"]
         assert "style" not in a  # Teams does not support positive/destructive styles
     assert submit["associatedInputs"] == "auto" and start["associatedInputs"] == "none"
+    once = {a["data"].pop("_sd_once") for a in (submit, start)}
+    assert len(once) == 2 and all(len(n) >= 8 for n in once)  # a nonce of its own for each action
     assert submit["data"] == {
         "_sd": "form",
         "_sd_name": "everything",
         "_sd_value": "7:x",
         "_sd_multi": ["flags", "people"],
         "_sd_origin": "19:c",
+        "_sd_sig": sign_origin("form", "everything", "7:x", "19:c"),
     }
     assert start["data"] == {"_sd": "button", "_sd_name": "start", "_sd_value": "7"}
+
+
+def test_each_rendering_of_a_card_has_fresh_nonces_and_they_come_back():
+    form_card = card(form=EVERY_INPUT, buttons=(Button("start", "Start", "7"),))
+    first, again = actions(render(form_card)), actions(render(form_card))
+    assert {a["data"]["_sd_once"] for a in first}.isdisjoint(a["data"]["_sd_once"] for a in again)
+    for a in first:
+        assert read_submission(a["data"]).nonce == a["data"]["_sd_once"]
+
+
+def test_a_changed_origin_is_refused():
+    submit = actions(render(card(form=EVERY_INPUT), origin="19:asked-here@thread.tacv2"))[0]["data"]
+    assert read_submission(submit).origin == "19:asked-here@thread.tacv2"
+    elsewhere = submit | {"_sd_origin": "19:everyone@thread.tacv2"}
+    assert read_submission(elsewhere) is None
+    assert read_submission(submit | {"_sd_value": "8:x"}) is None  # the signature names its form too
+    unsigned = {"_sd": "button", "_sd_name": "reconvene", "_sd_value": "7", "_sd_origin": "19:x"}
+    assert read_submission(unsigned) is None
 
 
 def test_more_buttons_than_teams_shows_in_a_row_go_into_rows_of_six():
@@ -122,6 +143,7 @@ def test_what_an_action_sends_back_becomes_the_turn():
         "_sd_value": "7:x",
         "_sd_multi": ["flags", "people"],
         "_sd_origin": "19:c",
+        "_sd_sig": sign_origin("form", "everything", "7:x", "19:c"),
     }
     got = read_submission(
         data | inputs
@@ -174,3 +196,19 @@ def test_the_neutral_notice_carries_no_case_details():
     rendered = json.dumps(render(notice))
     assert "Bruising" not in rendered and "LL-1" in rendered and notice.key == "discussion:1"
     assert not notice.buttons and not notice.facts
+
+
+def test_origin_signatures_hold_across_server_copies_sharing_the_app_password():
+    from bot.teams import cards
+
+    before = cards._ORIGIN_KEY
+    try:
+        cards.use_shared_key("app-password")
+        first_copy = cards.sign_origin("form", "convene", "", "19:channel@thread.tacv2")
+        cards._ORIGIN_KEY = b"another process's random key"
+        cards.use_shared_key("app-password")
+        assert cards.sign_origin("form", "convene", "", "19:channel@thread.tacv2") == first_copy
+        cards.use_shared_key("another-password")
+        assert cards.sign_origin("form", "convene", "", "19:channel@thread.tacv2") != first_copy
+    finally:
+        cards._ORIGIN_KEY = before

@@ -9,7 +9,7 @@ from bot.delivery import DeliveryError
 from dialogs.model import Actor, Card, Target, TargetKind, Turn, TurnKind
 from storage.models import ConversationRef
 from tests.engine_helpers import CAST
-from tests.teams.conftest import CHANNEL, TEAM, TENANT, add_people, make_harness, personal_chat, user
+from tests.teams.conftest import BOT, CHANNEL, TEAM, TENANT, add_people, make_harness, personal_chat, user
 from tests.test_engine import CONVENE
 
 
@@ -287,3 +287,45 @@ async def test_a_reminder_nobody_can_take_fails_for_good_and_the_chair_is_told_w
     told = bot.connector.sent("SendToConversation", personal_chat(user("chair")))[-1].card_text
     assert "Not delivered privately to Nat Nowhere" in told and "LL-204511: record to acknowledge" in told
     assert "the concern in full" not in told
+
+
+async def test_the_guard_lets_only_this_bot_through_not_other_apps(bot):
+    chair = user("chair")
+    other_app = {"id": "28:0d4c7e8f-another-app", "name": "Polly"}  # any bot: someone else's app, or a spy
+    bot.connector.rosters[CHANNEL] = [chair.member(), BOT, other_app]
+    bot.connector.installed_for = {chair.id}
+    bot.services.settings.teams_duty_channel_id = CHANNEL
+    cards = await convene(bot, bot.people)
+    await surface(bot).deliver(next(c for c in cards if c.target.kind == TargetKind.MAIN_POST))
+    assert "Quorum" not in bot.connector.sent("SendToConversation", CHANNEL)[-1].card_text
+    told = bot.connector.sent("SendToConversation", personal_chat(chair))[-1].card_text
+    assert "these members are not taking part: Polly." in told  # Polly alone: this bot is not named
+
+    bot.connector.rosters[CHANNEL] = [chair.member(), BOT]  # with only this bot, the details show
+    cards = await convene(bot, bot.people, case_ref="LL-204512")
+    await surface(bot).deliver(next(c for c in cards if c.target.kind == TargetKind.MAIN_POST))
+    assert "Quorum" in bot.connector.sent("SendToConversation", CHANNEL)[-1].card_text
+
+
+async def test_the_guard_holds_no_transaction_while_it_asks_teams_for_the_members(
+    sqlite_db, key, login_url, connector
+):
+    """On SQLite a transaction holds the write lock: another writer must get in during the paging."""
+    async with make_harness(sqlite_db, key, login_url, connector, teams_duty_channel_id=CHANNEL) as bot:
+        people = await add_people(sqlite_db, ("chair",))
+        chair = user("chair")
+        connector.rosters[TEAM] = connector.rosters[CHANNEL] = [chair.member()]
+        connector.installed_for = {chair.id}
+        await bot.send(bot.install())
+        written = []
+
+        async def another_writer():
+            async with sqlite_db.session() as s:  # BEGIN IMMEDIATE: waits for the write lock
+                s.add(ConversationRef(platform="test", kind="x", key=f"during-paging-{len(written)}"))
+            written.append(True)
+
+        connector.on_members = another_writer
+        cards = await convene(bot, people)
+        await surface(bot).deliver(next(c for c in cards if c.target.kind == TargetKind.MAIN_POST))
+    assert written == [True]
+    assert "Quorum" in connector.sent("SendToConversation", CHANNEL)[-1].card_text

@@ -1,7 +1,8 @@
 """Replay of the real Teams activities in conformance/teams/activities/ (captured from Teams in 2019).
 
 Each is sent as Teams sent it, except that its serviceUrl points at the stand-in connector (and the
-token says so). The bot must accept every one, answer the ones meant for it, and ignore the rest.
+token says so). The bot of the council whose tenant they come from must accept every one, answer the
+ones meant for it, and ignore the rest; another council's bot must refuse them and store nothing.
 """
 
 import copy
@@ -10,8 +11,10 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from bot.teams.agent import OTHER_TENANT
 from storage.models import ConversationRef, InboundEvent, Person, PersonIdentity
 from tests.conftest import CONFORMANCE
+from tests.teams.conftest import make_harness
 from tests.teams.connector import THREAD_MARK
 
 ACTIVITIES = CONFORMANCE / "teams" / "activities"
@@ -76,9 +79,16 @@ async def add_dave(db) -> int:
         return person.id
 
 
+@pytest.fixture
+async def captured_bot(db, key, login_url, connector):
+    """The bot of the council whose tenant the captures come from."""
+    async with make_harness(db, key, login_url, connector, microsoft_app_tenant_id=CAPTURED_TENANT) as bot:
+        yield bot
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-async def test_replay(teams_bot, db, name):
-    bot, connector = teams_bot, teams_bot.connector
+async def test_replay(captured_bot, db, name):
+    bot, connector = captured_bot, captured_bot.connector
     await add_dave(db)
     for conversation in (TEAM, OTHER_CHANNEL, GROUP_CHAT):
         connector.rosters[conversation] = [DAVE | {"name": "Dave", "userRole": "user"}]
@@ -124,3 +134,60 @@ async def test_replay(teams_bot, db, name):
         }
     else:
         assert events == 0
+
+
+async def stored(db) -> tuple[int, int, int]:
+    """(conversation references, inbound events, platform identities) in the database."""
+    async with db.session() as s:
+        return tuple(
+            [
+                (await s.execute(select(func.count()).select_from(table))).scalar()
+                for table in (ConversationRef, InboundEvent, PersonIdentity)
+            ]
+        )
+
+
+@pytest.mark.parametrize(
+    "name, answered",
+    [
+        ("message_channel_mention.json", True),
+        ("message_personal.json", True),
+        ("message_value_from_action_submit.json", True),
+        ("conversationUpdate_membersAdded_team_channel.json", False),
+        ("invoke_adaptiveCard_action.doc-excerpt.json", False),  # answered in the invoke response
+    ],
+)
+async def test_another_tenants_activities_are_refused_politely_and_change_nothing(
+    teams_bot, db, name, answered
+):
+    """The captures come from Microsoft's tenant; this council's bot (tests' TENANT) serves its own."""
+    bot, connector = teams_bot, teams_bot.connector
+    await add_dave(db)
+    connector.rosters[TEAM] = [DAVE | {"name": "Dave", "userRole": "user", "email": "dave@example.org"}]
+    connector.installed_for = {DAVE["id"]}
+    activity = load(name, bot.service_url)
+    before = await stored(db)
+
+    status, body = await bot.send(activity)
+
+    assert status in (200, 202) and await stored(db) == before
+    if answered:
+        [answer] = connector.calls
+        assert answer.operation == "SendToConversation" and answer.body["text"] == OTHER_TENANT
+        assert answer.conversation_id == activity["conversation"]["id"]
+    else:
+        assert connector.calls == []
+    if name.startswith("invoke"):
+        assert body["value"] == OTHER_TENANT
+
+
+async def test_a_partner_tenant_named_in_the_settings_is_served(db, key, login_url, connector):
+    partner = f" {CAPTURED_TENANT.upper()} , another-tenant"  # as an administrator might write it
+    async with make_harness(db, key, login_url, connector, microsoft_allowed_tenant_ids=partner) as bot:
+        await add_dave(db)
+        connector.rosters[TEAM] = [DAVE | {"name": "Dave", "userRole": "user"}]
+        connector.installed_for = {DAVE["id"]}
+        status, _ = await bot.send(load("message_channel_mention.json", bot.service_url))
+    assert status == 202
+    assert "*convene*" in connector.sent("SendToConversation")[0].card_text  # answered: help
+    assert (await stored(db))[:2] == (2, 1)  # the channel and Dave's chat remembered; the turn recorded
