@@ -24,6 +24,7 @@ from bot.slack.client import Clients, SlackDeliveryError
 from bot.slack.interact import Interaction, Interactions, where
 from bot.slack.stores import DatabaseInstallationStore, DatabaseStateStore
 from bot.slack.surface import SlackSurface
+from bot.slack.workspaces import AllowedTeamsOAuthFlow, allowed_teams, only_allowed_teams
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ MESSAGE_SHORTCUT = (
 # The Web API methods the code calls and the bot scopes each needs (tests/slack checks that the code
 # calls nothing else and that the manifests ask for exactly these scopes).
 METHOD_SCOPES: dict[str, tuple[str, ...]] = {
+    "auth.revoke": (),  # an installation from a workspace not allowed is given back at once
     "auth.test": (),
     "chat.getPermalink": (),
     "chat.postEphemeral": ("chat:write",),
@@ -64,6 +66,7 @@ EVENT_SCOPES: dict[str, str | None] = {
     "app_home_opened": None,
 }
 FEATURE_SCOPES = ("commands",)
+ONLY_THE_CHAIR = "Only the chair of the discussion can confirm who may see it, or check again and post."
 NOT_INSTALLED = (
     "The Strategy discussions app is not installed in this workspace yet. "
     f"Please ask a workspace admin to install it (the bot's {INSTALL_PATH} page)."
@@ -99,6 +102,15 @@ def check(settings: Settings) -> None:
         problems.append(
             "set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (many)"
         )
+    team_channels = settings.slack_duty_channel or settings.slack_out_of_hours_channel
+    if oauth and team_channels and not settings.slack_team_id:  # the bot never guesses a workspace
+        problems.append(
+            "with many workspaces, SLACK_DUTY_CHANNEL and SLACK_OUT_OF_HOURS_CHANNEL need SLACK_TEAM_ID "
+            "(the id of the workspace those channels are in)"
+        )
+    allowed = allowed_teams(settings)
+    if settings.slack_team_id and allowed and settings.slack_team_id not in allowed:
+        problems.append("SLACK_TEAM_ID must be one of SLACK_ALLOWED_TEAM_IDS")
     if problems:
         raise ConfigError("Slack is half configured: " + "; ".join(problems))
 
@@ -138,16 +150,25 @@ class SlackApp:
             "user_facing_authorize_error_message": NOT_INSTALLED,
             "logger": logging.getLogger("slack_bolt.app"),
         }
+        if allowed_teams(settings):  # checked before Bolt even looks for the workspace's installation
+            common["before_authorize"] = only_allowed_teams(settings)
         if oauth:
-            common["oauth_settings"] = AsyncOAuthSettings(
-                client_id=settings.slack_client_id,
-                client_secret=_secret(settings.slack_client_secret),
-                scopes=bot_scopes(),
-                user_scopes=[],
-                install_path=INSTALL_PATH,
-                redirect_uri_path=REDIRECT_PATH,
-                installation_store=self.installations,
-                state_store=DatabaseStateStore(services.db),
+            if not allowed_teams(settings):
+                log.warning("slack: SLACK_ALLOWED_TEAM_IDS is not set, so any workspace can install the app")
+            common["oauth_flow"] = AllowedTeamsOAuthFlow(
+                settings,
+                logger=common["logger"],
+                settings=AsyncOAuthSettings(
+                    client_id=settings.slack_client_id,
+                    client_secret=_secret(settings.slack_client_secret),
+                    scopes=bot_scopes(),
+                    user_scopes=[],
+                    install_path=INSTALL_PATH,
+                    redirect_uri_path=REDIRECT_PATH,
+                    installation_store=self.installations,
+                    state_store=DatabaseStateStore(services.db),
+                    callback_options=AllowedTeamsOAuthFlow.callbacks(),
+                ),
             )
         self.bolt = AsyncApp(**common)
         self._socket: AsyncSocketModeHandler | None = None
@@ -214,7 +235,13 @@ class SlackApp:
 
     @staticmethod
     def _team(body: dict, context) -> str | None:
-        return context.get("team_id") or (body.get("team") or {}).get("id") or body.get("team_id")
+        """The workspace, or for an organisation-wide install without one, the organisation."""
+        return (
+            context.get("team_id")
+            or (body.get("team") or {}).get("id")
+            or body.get("team_id")
+            or context.get("enterprise_id")
+        )
 
     def _interaction(self, body: dict, context, client: AsyncWebClient) -> Interaction:
         """Where a shortcut, button or submission came from."""
@@ -287,10 +314,10 @@ class SlackApp:
         discussion, _, user = ((body.get("actions") or [{}])[0].get("value") or "").partition("|")
         actor = await self.work.actor(client, ix.user, ix.team)
         if actor is None or not discussion.isdigit():
-            await self.work.tell(ix, [], ["Only the chair of the discussion can confirm who may see it."])
+            await self.work.tell(ix, [], [ONLY_THE_CHAIR])
             return
         if not await self.surface.confirm(int(discussion), user, actor.person_id):
-            await self.work.tell(ix, [], ["Only the chair of the discussion can confirm who may see it."])
+            await self.work.tell(ix, [], [ONLY_THE_CHAIR])
             return
         await self._recheck_and_report(
             ix, int(discussion), f"Confirmed <@{user}> as an invited professional."
@@ -303,7 +330,16 @@ class SlackApp:
     async def _recheck(self, body, context, client) -> None:
         ix = self._interaction(body, context, client)
         value = (body.get("actions") or [{}])[0].get("value") or ""
-        await self._recheck_and_report(ix, int(value) if value.isdigit() else 0, None)
+        discussion = int(value) if value.isdigit() else 0
+        try:
+            actor = await self.work.actor(client, ix.user, ix.team)
+        except SlackDeliveryError as exc:
+            await self.work.tell(ix, [], [exc.explanation], quiet=True)
+            return
+        if actor is None or await self.surface.chair_of(discussion) != actor.person_id:
+            await self.work.tell(ix, [], [ONLY_THE_CHAIR], quiet=True)
+            return
+        await self._recheck_and_report(ix, discussion, None)
 
     async def _recheck_and_report(self, ix: Interaction, discussion_id: int, done: str | None) -> None:
         try:

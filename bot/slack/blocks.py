@@ -7,6 +7,7 @@ Phone-friendly: a header, short sections, facts as two-column fields, buttons; n
 
 import json
 import re
+import secrets
 from datetime import date, time
 
 from slack_sdk.models.blocks import (
@@ -56,6 +57,10 @@ ENGINE_ACTION = re.compile(r"^d:\d+:")  # action_id of a button that came from a
 FORM_CALLBACK = "d:form"  # callback_id of every modal that holds a Form
 INFO_CALLBACK = "d:info"  # a modal that only tells something
 VALUE = "value"  # the action_id of the element inside each input block
+# Slack's buttons and submissions carry no delivery id: each rendered button and form gets a one-time
+# nonce, which becomes the Turn's event_id, so a double click or double submit acts once.
+NONCE_BYTES = 16  # 22 characters
+STAMPED = re.compile(r"^~([A-Za-z0-9_-]{22})~(.*)$", re.S)  # a button's value: ~<nonce>~<engine value>
 NEUTRAL_PREVIEW = "Strategy discussion update"
 
 
@@ -94,6 +99,20 @@ def chunks(text: str, limit: int) -> list[str]:
     return [p for p in pieces if p.strip()]
 
 
+def nonce() -> str:
+    return secrets.token_urlsafe(NONCE_BYTES)
+
+
+def stamp(value: str) -> str:
+    return f"~{nonce()}~{value}"
+
+
+def unstamp(value: str) -> tuple[str, str | None]:
+    """A button's value -> (the engine's value, its nonce); buttons sent before nonces have none."""
+    found = STAMPED.match(value or "")
+    return (found.group(2), found.group(1)) if found else (value or "", None)
+
+
 def action_id(index: int, action: str) -> str:
     return f"d:{index}:{action}"
 
@@ -129,12 +148,13 @@ def button_blocks(buttons: tuple[Button, ...]) -> list[Block]:
 
 
 def button(index: int, b: Button) -> ButtonElement:
-    if len(b.value) > BUTTON_VALUE:
+    value = stamp(b.value)
+    if len(value) > BUTTON_VALUE:
         raise ValueError(f"button {b.action!r}: its value is longer than Slack allows ({BUTTON_VALUE})")
     return ButtonElement(
         text=PlainTextObject(text=clip(b.label, BUTTON_TEXT), emoji=False),
         action_id=action_id(index, b.action),
-        value=b.value or None,
+        value=value,
         style=b.style if b.style in ("primary", "danger") else None,
     )
 

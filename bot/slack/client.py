@@ -16,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.delivery import DeliveryError
+from bot.slack.workspaces import team_allowed
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,14 @@ EXPLAIN = {
     "cant_update_message": "I cannot update that message any more.",
     "msg_too_long": "The message is longer than Slack allows.",
     "invalid_blocks": "Slack could not show the message. Please tell your administrator.",
+    "no_team": (
+        "I do not know which Slack workspace to use for that. Ask your administrator to set SLACK_TEAM_ID "
+        "(the council's own workspace)."
+    ),
+    "team_not_allowed": (
+        "That Slack workspace is not one the bot serves. Ask your administrator to check "
+        "SLACK_ALLOWED_TEAM_IDS."
+    ),
 }
 
 RETRYABLE = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
@@ -129,9 +138,17 @@ class Identity:
     bot_user_id: str
     enterprise_id: str | None = None
 
+    @property
+    def tenant(self) -> str:
+        """The workspace (or, for an organisation-wide install, the organisation) the bot is in."""
+        return self.team_id or self.enterprise_id or ""
+
 
 class Clients:
-    """A Web API client for each workspace: the one bot token, or the installation's token (OAuth)."""
+    """A Web API client for each workspace: the one bot token, or the installation's token (OAuth).
+
+    With many workspaces the workspace is always named: there is no "any" or "newest" installation,
+    so nothing meant for one council can reach another's workspace."""
 
     def __init__(self, settings: Settings, installations: AsyncInstallationStore | None = None) -> None:
         self.settings = settings
@@ -147,7 +164,8 @@ class Clients:
         return AsyncWebClient(token=token, base_url=self.settings.slack_api_url, timeout=15)
 
     async def for_team(self, team_id: str | None) -> tuple[AsyncWebClient, Identity]:
-        """The client and the bot's identity in a workspace (the only or the newest one if unknown)."""
+        """The client and the bot's identity in a workspace (or an organisation, E...). With one bot
+        token that is its workspace whatever is asked; with many, `team_id` must name an installation."""
         if self.single_token:
             client = self.client(self.single_token)
             if self._single is None:
@@ -160,9 +178,25 @@ class Clients:
             return client, self._single
         if self.installations is None:
             raise SlackDeliveryError("authorize", "not_authed", retryable=False)
-        bot = await self.installations.async_find_bot(enterprise_id=None, team_id=team_id or None)
+        if not team_id:
+            raise SlackDeliveryError("authorize", "no_team", retryable=False)
+        org = team_id.startswith("E")
+        bot = await self.installations.async_find_bot(
+            enterprise_id=team_id if org else None,
+            team_id=None if org else team_id,
+            is_enterprise_install=org,
+        )
         if bot is None or not bot.bot_token:
             raise SlackDeliveryError("authorize", "not_authed", retryable=False)
+        if not team_allowed(
+            self.settings, bot.team_id, bot.enterprise_id
+        ):  # installed before the list was set
+            raise SlackDeliveryError("authorize", "team_not_allowed", retryable=False)
         return self.client(bot.bot_token), Identity(
             team_id=bot.team_id or "", bot_user_id=bot.bot_user_id or "", enterprise_id=bot.enterprise_id
         )
+
+    async def home(self) -> tuple[AsyncWebClient, Identity]:
+        """The council's own workspace: the bot token's, or SLACK_TEAM_ID's installation. It holds the
+        duty channels and is where people known only by email are looked for."""
+        return await self.for_team(self.settings.slack_team_id)

@@ -3,26 +3,35 @@
 Each listener acks first (Slack wants an answer within 3 seconds) and does the work in a tracked
 background task. The one exception is a modal submission: its answer (field errors, the next form)
 must travel in the ack, so the engine gets a short budget and, when it runs over, the modal shows
-"Working on it" and is updated when the work is done.
+"Working on it" and is updated when the work is done. The budget covers everything the submission
+needs, finding the person in the directory (perhaps asking Slack) included.
+
+Buttons and submissions carry a one-time nonce (see blocks.stamp) that becomes the Turn's event_id, so
+the engine acts once on a double click. A turn that changed nothing (a button that only opened a form,
+a form sent back with its errors) is forgotten again, so the same button or form can be used again.
 """
 
 import asyncio
+import hashlib
 import json
 import logging
 import re
 import traceback
 from collections.abc import Awaitable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
+from sqlalchemy import delete
 
 from bot.delivery import DeliveryError
 from bot.slack import blocks
 from bot.slack.client import SlackDeliveryError, call
 from bot.slack.surface import Origin, SlackSurface
 from dialogs import directory
+from dialogs.engine import ALREADY_DONE
 from dialogs.model import Actor, Card, Form, Target, TargetKind, Turn, TurnKind
+from storage.models import InboundEvent
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +48,7 @@ UNKNOWN_PERSON = (
 )
 GUEST = "Sorry, guest accounts cannot take part in strategy discussions through Slack."
 FAILED = "Sorry, something went wrong and nothing was changed. Please try again in a moment."
+WORKING = "Working on it…"
 
 
 @dataclass(frozen=True)
@@ -110,6 +120,27 @@ def parse_command(text: str) -> tuple[str, str]:
     return (word, rest.strip()) if word in COMMANDS else ("help", "")
 
 
+def form_event(meta: dict, values: dict) -> str | None:
+    """A submission's event_id: the modal's nonce and what was submitted. Slack keeps the modal (and
+    its nonce) when it shows field errors, so the corrected answer is a new event; the very same
+    answer sent twice is not."""
+    once = meta.get("k")
+    if not once:
+        return None
+    digest = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return f"form:{once}:{digest}"
+
+
+@dataclass
+class Submitted:
+    """What a modal submission came to: the engine's cards, or why no turn was run."""
+
+    cards: list[Card] = field(default_factory=list)
+    turn: Turn | None = None
+    errors: dict[str, str] | None = None  # people picked who are not in the directory, by input id
+    text: str | None = None  # the person is not known, or Slack refused to tell who they are
+
+
 def form_errors(form: Form, present: set[str]) -> dict[str, str] | None:
     """Errors for `response_action: errors` (Slack keeps what was typed), or None when the form
     cannot be answered that way (an error for an input the modal does not have)."""
@@ -137,6 +168,8 @@ class Interactions:
             actor = await directory.resolve(s, PLATFORM, user_id, team_id or "")
         if actor is not None:
             return actor
+        if not team_id:
+            return None  # an id is only ever linked together with its workspace
         info = (await call(client, "users.info", user=user_id)).get("user") or {}
         if info.get("is_restricted") or info.get("is_ultra_restricted") or info.get("is_bot"):
             return None  # guests and apps are never added from their profile
@@ -148,7 +181,7 @@ class Interactions:
                 self.services.procedure,
                 platform=PLATFORM,
                 external_id=user_id,
-                tenant=team_id or "",
+                tenant=team_id,
                 email=profile.get("email"),
                 name=info.get("real_name") or profile.get("real_name") or info.get("name") or "",
                 rules=rules,
@@ -182,6 +215,7 @@ class Interactions:
                 return
             turn = turn_of(actor)
             cards = await self.services.dialogs.handle(turn)
+            await self.forget_if_unchanged(turn, cards)
             await self.present(cards, ix, turn)
         except SlackDeliveryError as exc:
             log.warning("slack: %s", exc)
@@ -189,6 +223,27 @@ class Interactions:
         except Exception as exc:
             log.error("slack: a turn failed: %s", where(exc))
             await self.tell(ix, [], [FAILED], quiet=True)
+
+    async def forget_if_unchanged(self, turn: Turn, cards: list[Card]) -> None:
+        """Forget the nonce of a turn that changed nothing, so the button or form works again: a button
+        answered only to its presser (a form to fill, a status) and a form sent back with its errors.
+        Anything that told others (a redrawn post, a message) changed something and stays done."""
+        if not turn.event_id or turn.kind not in (TurnKind.BUTTON, TurnKind.FORM):
+            return
+        if any(c.target.kind != TargetKind.EPHEMERAL for c in cards):
+            return
+        if any(c.form is None and c.text == ALREADY_DONE for c in cards):
+            return  # the duplicate itself: the first delivery stays recorded
+        if turn.kind == TurnKind.FORM and not any(
+            c.form is not None and c.form.id == turn.name for c in cards
+        ):
+            return  # a form answered with a note (e.g. "Snoozed") did what it was for
+        async with self.services.db.session() as s:
+            await s.execute(
+                delete(InboundEvent).where(
+                    InboundEvent.platform == turn.channel, InboundEvent.event_id == turn.event_id
+                )
+            )
 
     async def present(self, cards: list[Card], ix: Interaction, turn: Turn | None = None) -> None:
         answers = [c for c in cards if c.target.kind == TargetKind.EPHEMERAL]
@@ -252,7 +307,9 @@ class Interactions:
     # --- showing answers -------------------------------------------------------------------------
 
     def _meta(self, form: Form, ix: Interaction, depth: int) -> str:
-        return blocks.metadata(f=form.id, c=form.context, ch=ix.channel, l=ix.link, t=ix.team, n=depth)
+        return blocks.metadata(
+            f=form.id, c=form.context, ch=ix.channel, l=ix.link, t=ix.team, n=depth, k=blocks.nonce()
+        )
 
     async def open_form(self, card: Card, ix: Interaction, turn: Turn | None) -> None:
         note = f"From <{ix.link}|this message> (linked, not copied)." if ix.link else None
@@ -348,8 +405,13 @@ class Interactions:
         )
 
     async def button(self, ix: Interaction, name: str, value: str) -> None:
+        value, once = blocks.unstamp(value)
+        event_id = f"button:{once}" if once else None
         await self.run(
-            ix, lambda a: Turn(actor=a, kind=TurnKind.BUTTON, name=name, value=value, channel=PLATFORM)
+            ix,
+            lambda a: Turn(
+                actor=a, kind=TurnKind.BUTTON, name=name, value=value, channel=PLATFORM, event_id=event_id
+            ),
         )
 
     async def again(self, ix: Interaction, value: str) -> None:
@@ -376,50 +438,35 @@ class Interactions:
         )
 
     async def submit(self, ack, ix: Interaction, view: dict) -> None:
-        """A modal was submitted: answer in the ack when the engine is quick enough."""
+        """A modal was submitted: answer in the ack when the work is quick enough. Everything, finding
+        the person and the people they picked included, runs inside the budget, so the ack always
+        leaves within Slack's 3 seconds; slower work shows "Working on it" and updates the modal later."""
         meta = blocks.read_metadata(view.get("private_metadata"))
         fields, users = blocks.submitted_values((view.get("state") or {}).get("values") or {})
         present = {b.get("block_id") for b in view.get("blocks") or [] if b.get("type") == "input"}
-        try:
-            actor = await self.actor(ix.client, ix.user, ix.team)
-        except SlackDeliveryError as exc:
-            await ack(
-                response_action="update", view=blocks.info_view("Strategy discussion", text=exc.explanation)
-            )
-            return
-        if actor is None:
-            await ack(
-                response_action="update", view=blocks.info_view("Strategy discussion", text=UNKNOWN_PERSON)
-            )
-            return
-        people, errors = await self.people(users, ix.team)
-        if errors:
-            await ack(response_action="errors", errors=errors)
-            return
-        turn = Turn(
-            actor=actor,
-            kind=TurnKind.FORM,
-            name=meta.get("f", ""),
-            value=meta.get("c", ""),
-            fields=fields | people,
-            channel=PLATFORM,
-        )
         ix = replace(
             ix, channel=meta.get("ch") or ix.channel, link=meta.get("l"), team=ix.team or meta.get("t")
         )
-        work = self.tasks.spawn(self.services.dialogs.handle(turn))
+        work = self.tasks.spawn(self._submitted(ix, meta, fields, users))
         done, _ = await asyncio.wait({work}, timeout=self.submit_budget)
         if not done:
-            await ack(
-                response_action="update", view=blocks.info_view("Strategy discussion", text="Working on it…")
-            )
+            await ack(response_action="update", view=blocks.info_view("Strategy discussion", text=WORKING))
             self.tasks.spawn(self._finish_late(work, ix, meta))
             return
         if work.exception() is not None:
             log.error("slack: a form failed: %s", where(work.exception()))
             await ack(response_action="errors", errors={next(iter(present)): FAILED} if present else {})
             return
-        cards = work.result()
+        result: Submitted = work.result()
+        if result.text:
+            await ack(
+                response_action="update", view=blocks.info_view("Strategy discussion", text=result.text)
+            )
+            return
+        if result.errors:
+            await ack(response_action="errors", errors=result.errors)
+            return
+        cards, turn = result.cards, result.turn
         answers = [c for c in cards if c.target.kind == TargetKind.EPHEMERAL]
         form = next((c for c in answers if c.form is not None), None)
         notes = [c for c in answers if c.form is None]
@@ -437,9 +484,34 @@ class Interactions:
             await ack()
         self.tasks.spawn(self._deliver_and_report(others, ix))
 
+    async def _submitted(self, ix: Interaction, meta: dict, fields: dict, users: dict) -> Submitted:
+        """Who submitted, whom they picked, and the engine's answer."""
+        try:
+            actor = await self.actor(ix.client, ix.user, ix.team)
+        except SlackDeliveryError as exc:
+            return Submitted(text=exc.explanation)
+        if actor is None:
+            return Submitted(text=UNKNOWN_PERSON)
+        people, errors = await self.people(users, ix.team)
+        if errors:
+            return Submitted(errors=errors)
+        values = fields | people
+        turn = Turn(
+            actor=actor,
+            kind=TurnKind.FORM,
+            name=meta.get("f", ""),
+            value=meta.get("c", ""),
+            fields=values,
+            channel=PLATFORM,
+            event_id=form_event(meta, values),
+        )
+        cards = await self.services.dialogs.handle(turn)
+        await self.forget_if_unchanged(turn, cards)
+        return Submitted(cards=cards, turn=turn)
+
     async def _finish_late(self, work: asyncio.Task, ix: Interaction, meta: dict) -> None:
         try:
-            cards = await work
+            result: Submitted = await work
         except Exception:
             await call(
                 ix.client,
@@ -448,6 +520,15 @@ class Interactions:
                 view=blocks.info_view("Strategy discussion", text=FAILED),
             )
             raise
+        if result.text or result.errors:
+            # The modal already says "Working on it", so field errors cannot be shown beside the fields.
+            text = result.text or "\n".join(
+                [*result.errors.values(), "Nothing was changed; please try again."]
+            )
+            view = blocks.info_view("Strategy discussion", text=text)
+            await call(ix.client, "views.update", view_id=ix.view_id, view=view)
+            return
+        cards = result.cards
         answers = [c for c in cards if c.target.kind == TargetKind.EPHEMERAL]
         form = next((c for c in answers if c.form is not None), None)
         notes = [c for c in answers if c.form is None]

@@ -152,7 +152,7 @@ class SlackSurface:
                 select(PersonIdentity).where(
                     PersonIdentity.person_id.in_(list(people)),
                     PersonIdentity.platform == PLATFORM,
-                    PersonIdentity.tenant.in_([me.team_id, ""]),
+                    PersonIdentity.tenant.in_({me.team_id, me.enterprise_id or "", ""}),
                 )
             )
             slack_ids = {i.person_id: i.external_id for i in ids.scalars()}
@@ -163,7 +163,7 @@ class SlackSurface:
                     ConversationRef.discussion_id == discussion_id,
                 )
             )
-            vouched = {r.get("user") for r in confirmed.scalars() if r.get("team") == me.team_id}
+            vouched = {r.get("user") for r in confirmed.scalars() if r.get("team") == me.tenant}
         place = Place(d, chair, list(people.values()), declined, slack_ids, {u for u in vouched if u})
         for person in place.people:  # people known only by email: find them in Slack once
             if person.id not in place.slack_ids:
@@ -183,11 +183,11 @@ class SlackSurface:
                 return None
             raise
         user_id = (found.get("user") or {}).get("id")
-        if user_id:
+        if user_id and me.tenant:  # always with the workspace: an id without one would match any
             async with self.db.session() as s:
                 try:
                     await directory.link_identity(
-                        s, person.id, PLATFORM, user_id, me.team_id, actor="system", channel=PLATFORM
+                        s, person.id, PLATFORM, user_id, me.tenant, actor="system", channel=PLATFORM
                     )
                 except directory.DirectoryError:
                     log.warning("slack: a Slack id found by email already belongs to another person")
@@ -211,7 +211,11 @@ class SlackSurface:
             )
         if person is None:
             return None
-        client, me = await self.clients.for_team(ident.tenant if ident and ident.tenant else None)
+        # Someone known only by email, or by an id stored without its workspace: the council's own.
+        if ident is not None and ident.tenant:
+            client, me = await self.clients.for_team(ident.tenant)
+        else:
+            client, me = await self.clients.home()
         if ident is not None:
             return client, me, ident.external_id
         user = await self.lookup(client, me, person)
@@ -289,7 +293,7 @@ class SlackSurface:
         channel = self._place_channel(card.target.place)
         if channel is None:
             raise DeliveryError(f"slack: no channel configured for {card.target.place}", retryable=False)
-        client, me = await self.clients.for_team(None)
+        client, me = await self.clients.home()  # SLACK_TEAM_ID with many workspaces, never a guess
         verdict = await self.guard.check(client, me, channel, allowed=None)
         if not verdict.safe:
             # A team place with guests, apps or outsiders gets the neutral notice only.
@@ -378,7 +382,7 @@ class SlackSurface:
     async def _save_pending(self, place: Place, me: Identity, reference: dict) -> ConversationRef:
         """Remember the discussion's place before anything is posted (ts is filled in later)."""
         d_id = place.discussion.id
-        reference = {"team": me.team_id, "ts": None, **reference}
+        reference = {"team": me.tenant, "ts": None, **reference}
         async with self.db.session() as s:
             return await refs.save_ref(
                 s,
@@ -589,7 +593,7 @@ class SlackSurface:
             ts = sent["ts"]
             await call(client, "pins.add", channel=channel, timestamp=ts)
             reference = {k: v for k, v in waiting.items() if k not in ("main", "thread", "notified", "link")}
-            reference |= {"team": me.team_id, "channel": channel, "ts": ts, "last": main}
+            reference |= {"team": me.tenant, "channel": channel, "ts": ts, "last": main}
             async with self.db.session() as s:
                 await refs.save_ref(
                     s,
@@ -645,6 +649,11 @@ class SlackSurface:
         else:
             await self._hold(client, me, place, channel, verdict)
         return verdict
+
+    async def chair_of(self, discussion_id: int) -> int | None:
+        async with self.db.session() as s:
+            d = await s.get(Discussion, discussion_id)
+            return d.chair_id if d is not None else None
 
     async def confirm(self, discussion_id: int, user_id: str, chair_person_id: int) -> bool:
         """Record that the chair vouched for an external professional; False if not the chair."""

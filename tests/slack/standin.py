@@ -56,6 +56,7 @@ class SlackStandIn:
         self.socket_acks: list[dict] = []
         self.socket_acked = asyncio.Event()
         self.installs = 0
+        self.install_team = "T0SECOND"  # the workspace oauth.v2.access says the app was installed in
         self.gates: dict[str, asyncio.Event] = {}  # methods held until the test lets them answer
         self._ts = 1_700_000_000_000_100
         self._ids = 0
@@ -258,6 +259,9 @@ class SlackStandIn:
             "is_enterprise_install": False,
         }
 
+    def _auth_revoke(self, p):
+        return {"revoked": True}
+
     def _apps_connections_open(self, p):
         return {"url": str(self.server.make_url("/socket")).replace("http://", "ws://")}
 
@@ -270,7 +274,7 @@ class SlackStandIn:
             "token_type": "bot",
             "access_token": f"xoxb-installed-{self.installs}",
             "bot_user_id": BOT_USER,
-            "team": {"id": "T0SECOND", "name": "Second council"},
+            "team": {"id": self.install_team, "name": "Another council"},
             "enterprise": None,
             "is_enterprise_install": False,
         }

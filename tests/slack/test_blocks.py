@@ -36,8 +36,16 @@ def test_card_becomes_header_text_fields_and_buttons():
     assert "• first point\n• second point" in body[1]["text"]["text"]
     assert body[2]["fields"][0]["text"] == "*Chair*\nDana Duty"
     accept, decline = body[3]["elements"]
-    assert (accept["action_id"], accept["value"], accept["style"]) == ("d:0:accept", "7", "primary")
+    assert (accept["action_id"], blocks.unstamp(accept["value"])[0], accept["style"]) == (
+        "d:0:accept",
+        "7",
+        "primary",
+    )
     assert (decline["action_id"], decline["style"]) == ("d:1:decline", "danger")
+    # Each button carries its own one-time nonce (the Turn's event_id), so a double click acts once.
+    nonces = {blocks.unstamp(accept["value"])[1], blocks.unstamp(decline["value"])[1]}
+    assert None not in nonces and len(nonces) == 2
+    assert blocks.unstamp("7") == ("7", None)  # a button sent before nonces still works
     assert (
         blocks.ENGINE_ACTION.match(accept["action_id"])
         and blocks.engine_action(accept["action_id"]) == "accept"

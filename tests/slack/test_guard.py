@@ -135,7 +135,7 @@ async def test_the_chair_can_confirm_an_invited_professional_from_another_organi
             .all()
         )
     assert [(a.actor, a.discussion_id, a.detail) for a in audit] == [
-        (str(cast.ids["duty"]), d_id, {"slack_user": "U0EXT"})
+        (f"person:{cast.ids['duty']}", d_id, {"slack_user": "U0EXT"})
     ]
 
 
@@ -199,3 +199,25 @@ async def test_a_thread_post_held_back_hides_the_summary_and_both_come_back(team
     assert SECRET in json.dumps(standin.channels["C0TEAM"].messages[summary["ts"]]["blocks"])
     [prompt] = standin.messages("C0TEAM", thread=summary["ts"])
     assert "Stage 2" in json.dumps(prompt["blocks"])
+
+
+async def test_only_the_chair_may_check_again_and_post(team_thread):
+    slack, _cast, d_id = team_thread
+    standin, surface = slack.standin, slack.app.surface
+    standin.channels["C0TEAM"].members.append("U0GUEST")
+    await surface.deliver(main_card(d_id), Origin(team=TEAM, channel="C0TEAM"))
+    alert = await _alert(slack)
+    recheck = button(alert["blocks"], "Check again and post")
+    standin.channels["C0TEAM"].members.remove("U0GUEST")  # the channel is safe now, but...
+    checks = len(standin.called("conversations.members"))
+
+    await slack.click("U0POLICE", recheck, channel="DU0POLICE", message_ts=alert["ts"])  # ...not the chair
+    assert "Only the chair" in json.dumps(standin.webhooks[-1])
+    assert [m["text"] for m in standin.messages("C0TEAM")] == [NEUTRAL_NOTICE] and not _leaked(
+        standin, "C0TEAM"
+    )
+    assert len(standin.called("conversations.members")) == checks  # not even checked
+
+    await slack.click("U0DUTY", recheck, channel="DU0DUTY", message_ts=alert["ts"])
+    assert SECRET in json.dumps(standin.messages("C0TEAM")[-1]["blocks"])
+    assert len(standin.called("conversations.members")) > checks

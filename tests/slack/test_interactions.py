@@ -232,3 +232,22 @@ async def test_reminders_reach_people_as_direct_messages_naming_only_the_case(bo
     reminders = slack.standin.messages("DU0DUTY")[before:]
     assert reminders, "no reminder reached the chair"
     assert all("ZX-9" in r["text"] and CONVENE["concern"] not in json.dumps(r) for r in reminders)
+
+
+async def test_a_submission_is_acknowledged_in_time_even_while_slack_is_asked_who_submitted(bot):
+    """Finding the person (here a users.info call that Slack has not answered yet) counts against the
+    submission's budget: the modal says "Working on it" instead of the ack missing Slack's 3 seconds."""
+    slack, cast = bot
+    slack.app.work.submit_budget = 0.05  # the stand-in will not answer users.info within any budget
+    await slack.command("U0DUTY", "convene")
+    form = slack.last_view("views.open")
+    gate = slack.standin.hold("users.info")
+    sent = await slack.submit("U0HEALTH", form, CONVENE, settle=False)  # known by email only
+    assert sent.status == 200
+    assert sent.json()["response_action"] == "update" and "Working on it" in json.dumps(sent.json()["view"])
+    assert [c["user"] for c in slack.standin.called("users.info")] == ["U0HEALTH"]  # asked, not answered
+    assert slack.standin.called("views.update") == []
+    gate.set()
+    await slack.settle()
+    [update] = slack.standin.called("views.update")  # the answer replaces "Working on it"
+    assert update["view_id"] == form["id"] and "Only a duty manager" in json.dumps(update["view"])
