@@ -16,14 +16,13 @@ import hashlib
 import json
 import logging
 import re
-import traceback
-from collections.abc import Awaitable
 from dataclasses import dataclass, field, replace
 
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 from sqlalchemy import delete
 
+from bot.background import Tasks, where
 from bot.delivery import DeliveryError
 from bot.slack import blocks
 from bot.slack.client import SlackDeliveryError, call
@@ -69,40 +68,6 @@ class Interaction:
     @property
     def origin(self) -> Origin:
         return Origin(team=self.team, channel=self.channel, link=self.link)
-
-
-class Tasks:
-    """Background work started after an ack; tests and shutdown wait for it with `drain`."""
-
-    def __init__(self) -> None:
-        self.running: set[asyncio.Task] = set()
-
-    def spawn(self, work: Awaitable) -> asyncio.Task:
-        task = asyncio.ensure_future(work)
-        self.running.add(task)
-        task.add_done_callback(self._done)
-        return task
-
-    def _done(self, task: asyncio.Task) -> None:
-        self.running.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            exc = task.exception()
-            log.error("slack: background work failed: %s", where(exc))
-
-    async def drain(self) -> None:
-        # Wait only for unfinished tasks: awaiting finished ones never yields to the loop, so their
-        # done-callbacks (which empty `running`) would never run and this would spin for ever.
-        while pending := [t for t in self.running if not t.done()]:
-            await asyncio.gather(*pending, return_exceptions=True)
-        await asyncio.sleep(0)  # let the finished tasks' callbacks run
-
-
-def where(exc: BaseException) -> str:
-    """An exception's type and innermost line, without its message: database errors quote the
-    values they were given, and those can be case details."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    at = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
-    return f"{type(exc).__name__}{at}"
 
 
 def reply_text(text: str) -> str:
@@ -158,7 +123,7 @@ class Interactions:
     def __init__(self, services, surface: SlackSurface, *, submit_budget: float = SUBMIT_BUDGET) -> None:
         self.services = services
         self.surface = surface
-        self.tasks = Tasks()
+        self.tasks = Tasks("slack")
         self.submit_budget = submit_budget
 
     # --- who ----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@
 - CHANNEL: the configured duty or out-of-hours channel.
 Invitations are also @mentions in the discussion's thread. Case details in a channel or group chat
 pass the guard (bot.teams.guard) first. An inbound turn's cards are sent in the background, in a
-proactive turn of their own, once Teams has had its answer (bot.teams.background).
+proactive turn of their own, once Teams has had its answer (bot.background).
 """
 
 import logging
@@ -21,10 +21,10 @@ from microsoft_agents.hosting.core.authorization import AuthenticationConstants
 from microsoft_agents.hosting.core.connector import ConnectorClientBase
 from sqlalchemy import select
 
+from bot.background import Tasks
 from bot.delivery import DeliveryError
 from bot.teams import cards as ac
 from bot.teams import guard, people
-from bot.teams.background import Tasks
 from bot.teams.conversations import PLATFORM, THREAD_MARK, Place, any_place, place_by_key, place_for
 from bot.teams.sending import Sender, TeamsDeliveryError, card_activity, text_activity, translate
 from dialogs.model import Card, Target, TargetKind
@@ -52,7 +52,7 @@ class TeamsSurface:
         self.adapter = adapter
         self.app_id = app_id
         self.anonymous = anonymous
-        self.tasks = Tasks()  # inbound turns' cards being sent
+        self.tasks = Tasks("teams")  # inbound turns' cards being sent
 
     @property
     def db(self):
