@@ -18,6 +18,14 @@ FORMATS = (
     Option("series_of_calls", "Series of phone calls"),
 )
 YES_NO = (Option("yes", "Yes"), Option("no", "No"))
+# The case's circumstances that call for particular people (the procedure's `requirements`).
+FLAGS = {
+    "possible_injury": "Possible injury or harm?",
+    "medical_implications": "Medical implications or paediatric examination?",
+    "hospital_involvement": "Child receiving hospital services?",
+    "inpatient": "Child is an in-patient?",
+    "complex_case": "Complex case?",
+}
 
 
 def out_of_hours_now(ctx) -> bool:
@@ -60,23 +68,7 @@ def convene_form(ctx, *, reconvene_of: Discussion | None = None) -> Form:
         Input(
             "immediate_risk", "Immediate risk to the child?", InputKind.YES_NO, required=True, options=YES_NO
         ),
-        Input("possible_injury", "Possible injury or harm?", InputKind.YES_NO, options=YES_NO, value="no"),
-        Input(
-            "medical_implications",
-            "Medical implications or paediatric examination?",
-            InputKind.YES_NO,
-            options=YES_NO,
-            value="no",
-        ),
-        Input(
-            "hospital_involvement",
-            "Child receiving hospital services?",
-            InputKind.YES_NO,
-            options=YES_NO,
-            value="no",
-        ),
-        Input("inpatient", "Child is an in-patient?", InputKind.YES_NO, options=YES_NO, value="no"),
-        Input("complex_case", "Complex case?", InputKind.YES_NO, options=YES_NO, value="no"),
+        *(Input(flag, label, InputKind.YES_NO, options=YES_NO, value="no") for flag, label in FLAGS.items()),
         Input(
             "referring_agency",
             "Referring agency",
@@ -196,16 +188,7 @@ async def convene(ctx) -> list[Card]:
         f.error("case_ref", "Use the case-management ID: letters, digits and - / _ . only (no names).")
     category = f.choice("category", {c.id for c in p.categories}, required=True)
     concern = f.text("concern", required=True)
-    flags = {
-        k: f.yes_no(k, default=False)
-        for k in (
-            "possible_injury",
-            "medical_implications",
-            "hospital_involvement",
-            "inpatient",
-            "complex_case",
-        )
-    }
+    flags = {k: f.yes_no(k, default=False) for k in FLAGS}
     immediate = f.yes_no("immediate_risk", required=True)
     referring = f.choice("referring_agency", {a.id for a in p.agencies}, required=True)
     detected = out_of_hours_now(ctx)
@@ -316,19 +299,7 @@ async def reconvene(ctx) -> list[Card]:
     meeting_due = proposed  # the date the chair set, not 24 hours from now
     copy = {
         k: getattr(previous, k)
-        for k in (
-            "case_ref",
-            "category",
-            "concern",
-            "immediate_risk",
-            "possible_injury",
-            "medical_implications",
-            "hospital_involvement",
-            "inpatient",
-            "complex_case",
-            "referring_agency",
-            "nation",
-        )
+        for k in ("case_ref", "category", "concern", "immediate_risk", *FLAGS, "referring_agency", "nation")
     }
     d = Discussion(
         **copy,
