@@ -20,7 +20,7 @@ from dialogs.procedure import Procedure
 from dialogs.validate import DialogError
 from storage import audit
 from storage.db import Database
-from storage.models import Discussion, Participant
+from storage.models import Decision, Discussion, Participant
 from storage.refs import first_delivery
 
 log = logging.getLogger(__name__)
@@ -126,6 +126,11 @@ class Ctx:
 
     async def participant(self, person_id: int) -> Participant | None:
         return next((p for p in await self.participants() if p.person_id == person_id), None)
+
+    async def decision(self) -> Decision | None:
+        """The discussion's decision, if the chair has recorded one."""
+        query = select(Decision).where(Decision.discussion_id == self.d.id)
+        return (await self.session.execute(query)).scalar()
 
     @property
     def is_chair(self) -> bool:

@@ -12,7 +12,6 @@ from storage.models import (
     Action,
     Circulation,
     Contribution,
-    Decision,
     DueItem,
     Person,
     Plan,
@@ -41,7 +40,7 @@ async def assemble(ctx) -> str:
             )
         ).scalars()
     )
-    decision = (await s.execute(select(Decision).where(Decision.discussion_id == d.id))).scalar()
+    decision = await ctx.decision()
     plan = (await s.execute(select(Plan).where(Plan.discussion_id == d.id))).scalar()
     items = {
         i.item: i for i in (await s.execute(select(PlanItem).where(PlanItem.discussion_id == d.id))).scalars()

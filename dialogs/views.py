@@ -6,7 +6,7 @@ from dialogs import clock
 from dialogs.model import Button, Card, Target, TargetKind
 from dialogs.quorum import STATUS_LABELS, quorum_met, required_attendees
 from dialogs.record_text import FORMAT_LABELS, circulation_lines, ordinal
-from storage.models import Decision, Person, RecordVersion
+from storage.models import Person, RecordVersion
 
 STATE_LABELS = {
     "convened": "convened, not started",
@@ -68,7 +68,7 @@ async def main_card(ctx, target: Target | None = None) -> Card:
             await s.execute(select(Person).where(Person.id.in_([x.person_id for x in parts] + [d.chair_id])))
         ).scalars()
     }
-    decision = (await s.execute(select(Decision).where(Decision.discussion_id == d.id))).scalar()
+    decision = await ctx.decision()
     outcome = p.outcome(decision.outcome) if decision else None
     category = p.category(d.category)
     needs_meeting = category.meeting_required or (d.complex_case and p.complex_case_requires_meeting)

@@ -15,10 +15,6 @@ YES_NO = (Option("yes", "Yes"), Option("no", "No"))
 DECIDABLE = {"in_discussion", "decided", "planned"}
 
 
-async def decision_of(ctx) -> Decision | None:
-    return (await ctx.session.execute(select(Decision).where(Decision.discussion_id == ctx.d.id))).scalar()
-
-
 def decision_form(ctx, current: Decision | None = None) -> Form:
     v = (lambda name: getattr(current, name, None)) if current else (lambda name: None)
     return Form(
@@ -86,7 +82,7 @@ def decision_form(ctx, current: Decision | None = None) -> Form:
 @on(TurnKind.BUTTON, "decide", who="chair")
 async def ask_decide(ctx) -> list[Card]:
     _check_decidable(ctx)
-    return [ctx.reply("", form=decision_form(ctx, await decision_of(ctx)))]
+    return [ctx.reply("", form=decision_form(ctx, await ctx.decision()))]
 
 
 def _check_decidable(ctx) -> None:
@@ -110,7 +106,7 @@ async def decide(ctx) -> list[Card]:
     services, refer_again = f.text("services"), f.text("refer_again_when")
     if not f.ok:
         return [ctx.reply("", form=refill(decision_form(ctx), ctx.turn.fields, f.errors))]
-    decision = await decision_of(ctx) or Decision(
+    decision = await ctx.decision() or Decision(
         discussion_id=ctx.d.id, outcome=outcome_id, reasons="", risks="", decided_by_id=ctx.actor.person_id
     )
     changed = decision.id is not None
@@ -215,7 +211,7 @@ async def ask_plan(ctx) -> list[Card]:
 
 
 async def _check_plannable(ctx) -> None:
-    decision = await decision_of(ctx)
+    decision = await ctx.decision()
     if decision is None or not ctx.procedure.outcome(decision.outcome).starts_s47:
         raise DialogError("The plan is for S47 enquiries: record a decision to start them first.")
     if ctx.d.state not in DECIDABLE:

@@ -7,7 +7,7 @@ from dialogs.model import Button, Card, Form, Input, InputKind, TurnKind
 from dialogs.quorum import PRESENT, quorum_agencies, required_attendees
 from dialogs.record_text import assemble
 from dialogs.validate import DialogError, Fields, refill
-from storage.models import Circulation, Decision, RecordVersion
+from storage.models import Circulation, RecordVersion
 
 SIGNABLE = {"decided", "planned"}
 
@@ -66,7 +66,7 @@ async def signoff_form(ctx) -> Form:
 
 async def _check_signable(ctx) -> None:
     d = ctx.d
-    decision = (await ctx.session.execute(select(Decision).where(Decision.discussion_id == d.id))).scalar()
+    decision = await ctx.decision()
     if decision is None:
         raise DialogError("Record the decision before signing off the record.")
     if ctx.procedure.outcome(decision.outcome).starts_s47 and d.state != "planned":
@@ -175,9 +175,7 @@ async def _circulate(ctx, record: RecordVersion) -> list[Card]:
 
 
 async def _outcome_text(ctx) -> str:
-    decision = (
-        await ctx.session.execute(select(Decision).where(Decision.discussion_id == ctx.d.id))
-    ).scalar()
+    decision = await ctx.decision()
     outcome = ctx.procedure.outcome(decision.outcome)
     return (
         f"The strategy discussion about case *{ctx.d.case_ref}* held on {ctx.d.held_on:%d %b %Y} decided: "

@@ -69,11 +69,7 @@ async def next_stage(ctx) -> list[Card]:
 
 
 async def _decision_starts_s47(ctx) -> bool:
-    from storage.models import Decision
-
-    decision = (
-        await ctx.session.execute(select(Decision).where(Decision.discussion_id == ctx.d.id))
-    ).scalar()
+    decision = await ctx.decision()
     return bool(decision and ctx.procedure.outcome(decision.outcome).starts_s47)
 
 
