@@ -20,7 +20,7 @@ from dialogs.procedure import Procedure
 from dialogs.validate import DialogError
 from storage import audit
 from storage.db import Database
-from storage.models import Decision, Discussion, Participant
+from storage.models import Decision, Discussion, Participant, Person
 from storage.refs import first_delivery
 
 log = logging.getLogger(__name__)
@@ -126,6 +126,12 @@ class Ctx:
 
     async def participant(self, person_id: int) -> Participant | None:
         return next((p for p in await self.participants() if p.person_id == person_id), None)
+
+    async def people(self) -> dict[int, Person]:
+        """The discussion's people (participants and chair) by id: not the whole directory."""
+        ids = {p.person_id for p in await self.participants()} | {self.d.chair_id}
+        rows = await self.session.execute(select(Person).where(Person.id.in_(ids)))
+        return {p.id: p for p in rows.scalars()}
 
     async def decision(self) -> Decision | None:
         """The discussion's decision, if the chair has recorded one."""

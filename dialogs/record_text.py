@@ -29,8 +29,8 @@ def ordinal(d) -> str:
 
 async def assemble(ctx) -> str:
     d, p, s = ctx.d, ctx.procedure, ctx.session
-    people = {x.id: x for x in (await s.execute(select(Person))).scalars()}
     parts = await ctx.participants(fresh=True)
+    people = await ctx.people()
     contributions = list(
         (
             await s.execute(

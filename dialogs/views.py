@@ -6,7 +6,7 @@ from dialogs import clock
 from dialogs.model import Button, Card, Target, TargetKind
 from dialogs.quorum import STATUS_LABELS, quorum_met, required_attendees
 from dialogs.record_text import FORMAT_LABELS, circulation_lines, ordinal
-from storage.models import Person, RecordVersion
+from storage.models import RecordVersion
 
 STATE_LABELS = {
     "convened": "convened, not started",
@@ -62,12 +62,7 @@ def _buttons(d, starts_s47: bool) -> tuple[Button, ...]:
 async def main_card(ctx, target: Target | None = None) -> Card:
     d, p, s = ctx.d, ctx.procedure, ctx.session
     parts = await ctx.participants(fresh=True)
-    people = {
-        x.id: x
-        for x in (
-            await s.execute(select(Person).where(Person.id.in_([x.person_id for x in parts] + [d.chair_id])))
-        ).scalars()
-    }
+    people = await ctx.people()
     decision = await ctx.decision()
     outcome = p.outcome(decision.outcome) if decision else None
     category = p.category(d.category)

@@ -27,7 +27,7 @@ def _role_label(ctx, role: str) -> str:
 
 
 async def _participant_options(ctx, statuses: set[str] | None = None) -> tuple[Option, ...]:
-    people = {p.id: p for p in (await ctx.session.execute(select(Person))).scalars()}
+    people = await ctx.people()
     return tuple(
         Option(str(p.person_id), f"{people[p.person_id].display_name} - {_role_label(ctx, p.role)}")
         for p in await ctx.participants()
