@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime, time
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import (
@@ -25,6 +26,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+
+from dialogs.clock import bank_holidays
 
 DEFAULT_PROCEDURE_FILE = Path(__file__).with_name("procedures") / "working-together-2023-kent-medway.yaml"
 
@@ -257,6 +260,12 @@ class Procedure(_Model):
     def is_out_of_hours(self, local_dt: datetime, is_bank_holiday: bool) -> bool:
         """Whether wall-clock `local_dt` is outside office hours; the caller knows about bank holidays."""
         return self.office_hours.is_out_of_hours(local_dt, is_bank_holiday)
+
+    def out_of_hours_at(self, at: datetime, *, tz: str, nation: str) -> bool:
+        """Whether the aware instant `at` is outside office hours, bank holidays of `nation` included."""
+        local = at.astimezone(ZoneInfo(tz))
+        bank_holiday = local.date() in bank_holidays(nation, local.year)
+        return self.is_out_of_hours(local.replace(tzinfo=None), bank_holiday)
 
     def agency(self, id: str) -> Agency:
         return _find(self.agencies, id, "agency")

@@ -67,14 +67,6 @@ def when(at: datetime, tz: str) -> str:
     return f"{local:%a %-d %b %Y, %H:%M}"
 
 
-def is_out_of_hours(procedure: Procedure, at: datetime, *, tz: str, nation: str) -> bool:
-    """Outside the procedure's office hours at `at` (aware), bank holidays of `nation` included."""
-    local = at.astimezone(ZoneInfo(tz))
-    day = local.date()
-    bank_holiday = day.weekday() < 5 and not is_working_day(day, nation)
-    return procedure.is_out_of_hours(local.replace(tzinfo=None), bank_holiday)
-
-
 def recipient_key(target: Target) -> str:
     """The unit of ordering in the outbox: messages to one key are sent in the order queued."""
     match target.kind:
@@ -234,7 +226,7 @@ def event_cards(
     elif event == ESCALATED:
         card(*_escalation(item, kind, ctx), (_open_button(d),), "escalation")
 
-    out_of_hours = is_out_of_hours(ctx.procedure, ctx.now, tz=ctx.tz, nation=ctx.nation)
+    out_of_hours = ctx.procedure.out_of_hours_at(ctx.now, tz=ctx.tz, nation=ctx.nation)
     already = any(c.target.place == OUT_OF_HOURS for _, c in out)
     if out and out_of_hours and (kind.urgent or d.out_of_hours) and not already:
         first = out[0][1]
@@ -286,7 +278,7 @@ def _escalation(item: DueItem, kind: Kind, ctx: Context) -> tuple[Target, str, s
     manager = chair.manager_id if chair else None
     if ctx.procedure.reminders.escalate_to == "team_manager" and manager is not None:
         return _direct(d, manager), title, text
-    out_of_hours = is_out_of_hours(ctx.procedure, ctx.now, tz=ctx.tz, nation=ctx.nation)
+    out_of_hours = ctx.procedure.out_of_hours_at(ctx.now, tz=ctx.tz, nation=ctx.nation)
     return _place(d, OUT_OF_HOURS if out_of_hours else DUTY), title, text
 
 
@@ -381,7 +373,7 @@ async def queue_handover(
     session: AsyncSession, procedure: Procedure, *, now: datetime, tz: str, nation: str, late_after: timedelta
 ) -> bool:
     """Queue the day's handover to "duty" once office hours have begun; True if it was queued now."""
-    if is_out_of_hours(procedure, now, tz=tz, nation=nation):
+    if procedure.out_of_hours_at(now, tz=tz, nation=nation):
         return False
     zone = ZoneInfo(tz)
     today = now.astimezone(zone).date()

@@ -23,7 +23,7 @@ from bot.delivery import Router
 from bot.scheduler import Scheduler
 from dialogs.cards_json import card_from_dict
 from dialogs.model import Actor, TargetKind, Turn, TurnKind
-from dialogs.reminders import advance_due_items, handle_due_turn, is_out_of_hours, recipient_key
+from dialogs.reminders import advance_due_items, handle_due_turn, recipient_key
 from storage import claims, migrate, outbox
 from storage.models import AuditEvent, Decision, Discussion, DueItem, Outbox
 from storage.types import utcnow
@@ -242,10 +242,10 @@ async def test_out_of_hours_copies_go_to_the_out_of_hours_team_for_urgent_deadli
 
 
 def test_bank_holidays_and_weekends_are_out_of_hours():
-    assert is_out_of_hours(PROCEDURE, london(2026, 4, 6, 11, 0), tz=TZ, nation=NATION)  # Easter Monday
-    assert not is_out_of_hours(PROCEDURE, london(2026, 4, 7, 11, 0), tz=TZ, nation=NATION)
-    assert is_out_of_hours(PROCEDURE, london(2026, 4, 11, 11, 0), tz=TZ, nation=NATION)  # Saturday
-    assert is_out_of_hours(PROCEDURE, london(2026, 4, 7, 8, 59), tz=TZ, nation=NATION)
+    assert PROCEDURE.out_of_hours_at(london(2026, 4, 6, 11, 0), tz=TZ, nation=NATION)  # Easter Monday
+    assert not PROCEDURE.out_of_hours_at(london(2026, 4, 7, 11, 0), tz=TZ, nation=NATION)
+    assert PROCEDURE.out_of_hours_at(london(2026, 4, 11, 11, 0), tz=TZ, nation=NATION)  # Saturday
+    assert PROCEDURE.out_of_hours_at(london(2026, 4, 7, 8, 59), tz=TZ, nation=NATION)
 
 
 async def test_handover_to_duty_at_the_start_of_the_working_day(db):

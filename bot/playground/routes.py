@@ -170,8 +170,8 @@ class Playground:
 
     def _clock(self) -> page.Clock:
         now = self.services.time.now().astimezone(self.zone)
-        bank_holiday = now.date() in clock.bank_holidays(self.services.settings.nation, now.year)
-        ooh = self.services.procedure.is_out_of_hours(now.replace(tzinfo=None), bank_holiday)
+        settings = self.services.settings
+        ooh = self.services.procedure.out_of_hours_at(now, tz=settings.timezone, nation=settings.nation)
         return page.Clock(now=now, zone=self.services.settings.timezone, out_of_hours=ooh)
 
     def _ctx(self, sid: str, back: str) -> Ctx:

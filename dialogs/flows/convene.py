@@ -29,9 +29,7 @@ FLAGS = {
 
 
 def out_of_hours_now(ctx) -> bool:
-    from dialogs.reminders import is_out_of_hours
-
-    return is_out_of_hours(ctx.procedure, ctx.now, tz=ctx.dialogs.tz, nation=ctx.dialogs.nation)
+    return ctx.procedure.out_of_hours_at(ctx.now, tz=ctx.dialogs.tz, nation=ctx.dialogs.nation)
 
 
 def convene_form(ctx, *, reconvene_of: Discussion | None = None) -> Form:
