@@ -37,6 +37,7 @@ from dialogs.clock import end_of_day, is_working_day, localize
 from dialogs.deadlines import DUE_DAY, ESCALATED, KINDS, OVERDUE, REMINDED, Kind
 from dialogs.model import Button, Card, Form, Input, InputKind, Option, Target, TargetKind, Turn, TurnKind
 from dialogs.procedure import Procedure
+from dialogs.views import STATE_LABELS
 from storage import audit, claims, outbox
 from storage.models import Decision, Discussion, DueItem, Person, RecordVersion
 from storage.refs import first_delivery
@@ -45,15 +46,6 @@ DUTY, OUT_OF_HOURS = "duty", "out_of_hours"
 REPEAT = "repeat"  # a snoozed reminder coming back
 HANDOVER = "handover"
 
-STATE_LABELS = {
-    "convened": "not started yet",
-    "in_discussion": "in progress",
-    "decided": "decided",
-    "planned": "decided; S47 plan made",
-    "signed_off": "record signed off",
-    "circulated": "record circulated",
-    "closed": "closed",
-}
 
 
 # --- time as people read it ----------------------------------------------------------------------
