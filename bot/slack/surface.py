@@ -381,17 +381,7 @@ class SlackSurface:
 
     async def _save_pending(self, place: Place, me: Identity, reference: dict) -> ConversationRef:
         """Remember the discussion's place before anything is posted (ts is filled in later)."""
-        d_id = place.discussion.id
-        reference = {"team": me.tenant, "ts": None, **reference}
-        async with self.db.session() as s:
-            return await refs.save_ref(
-                s,
-                platform=PLATFORM,
-                kind=HELD,
-                key=f"{d_id}",
-                reference=reference | {"thread": []},
-                discussion_id=d_id,
-            )
+        return await self._save_held(place.discussion.id, {"team": me.tenant, "ts": None, **reference})
 
     async def _invite(
         self, client: AsyncWebClient, me: Identity, place: Place, channel: str, ref: ConversationRef
@@ -473,7 +463,9 @@ class SlackSurface:
         """Keep the details for later; leave only a neutral notice; tell the chair privately why."""
         d = place.discussion
         post = await self._find(POST, discussion_id=d.id)
-        held = await self._find(HELD, discussion_id=d.id) or await self._save_held_from(post, d.id)
+        held = await self._find(HELD, discussion_id=d.id) or await self._save_held(
+            d.id, dict(post.reference) if post else {}
+        )
         blocked = sorted(b.user_id for b in verdict.blocked)
         add: dict = {"thread": list(thread)}
         if main is None and not held.reference.get("main") and post is not None:
@@ -541,8 +533,8 @@ class SlackSurface:
                 discussion_id=post.discussion_id,
             )
 
-    async def _save_held_from(self, post: ConversationRef | None, d_id: int) -> ConversationRef:
-        reference = dict(post.reference) if post else {}
+    async def _save_held(self, d_id: int, reference: dict) -> ConversationRef:
+        """Start the discussion's list of cards held back by the guard, with where it is posted."""
         async with self.db.session() as s:
             return await refs.save_ref(
                 s,
