@@ -47,7 +47,6 @@ REPEAT = "repeat"  # a snoozed reminder coming back
 HANDOVER = "handover"
 
 
-
 # --- time as people read it ----------------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@
 from sqlalchemy import select
 
 from dialogs.flows.registry import on
+from dialogs.flows.thread import stage_input
 from dialogs.model import Button, Card, Form, Input, InputKind, Option, TurnKind
 from dialogs.validate import DialogError, Fields, refill
 from storage.models import Contribution, Participant, Person
@@ -181,19 +182,13 @@ async def decline(ctx) -> list[Card]:
     ]
 
 
-def phone_form(ctx, options, values=None) -> Form:
+def phone_form(ctx, options) -> Form:
     return Form(
         "phone",
         f"Took part by phone: {ctx.d.case_ref}",
         (
             Input("person", "Who", InputKind.CHOICE, required=True, options=options),
-            Input(
-                "stage",
-                "Stage",
-                InputKind.CHOICE,
-                options=tuple(Option(s.id, s.title) for s in ctx.procedure.agenda),
-                value=ctx.d.stage,
-            ),
+            stage_input(ctx, ctx.d.stage),
             Input(
                 "text",
                 "Their contribution (optional)",

@@ -10,6 +10,17 @@ from storage.models import Contribution, Person
 OPEN_STATES = {"convened", "in_discussion", "decided", "planned"}
 
 
+def stage_input(ctx, value: str | None = None) -> Input:
+    """A choice of the procedure's agenda stages, for placing a contribution."""
+    return Input(
+        "stage",
+        "Stage",
+        InputKind.CHOICE,
+        options=tuple(Option(s.id, s.title) for s in ctx.procedure.agenda),
+        value=value,
+    )
+
+
 def stage_card(ctx, stage_id: str, extra: str = "") -> Card:
     """The prompt for one agenda stage, posted in the thread, with the chair's next step as buttons."""
     stages = ctx.procedure.agenda
@@ -140,12 +151,7 @@ async def correct_form(ctx) -> Form:
         f"Move or correct a contribution: {ctx.d.case_ref}",
         (
             Input("contribution", "Contribution", InputKind.CHOICE, required=True, options=options),
-            Input(
-                "stage",
-                "Stage",
-                InputKind.CHOICE,
-                options=tuple(Option(s.id, s.title) for s in ctx.procedure.agenda),
-            ),
+            stage_input(ctx),
             Input(
                 "text", "Corrected text (leave empty to keep it)", InputKind.LONG_TEXT, max_length=MAX_LONG
             ),
