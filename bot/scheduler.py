@@ -104,6 +104,7 @@ class Scheduler:
         self.late_after = timedelta(seconds=max(2 * interval, 300))
         self._aps: AsyncIOScheduler | None = None
         self._running: asyncio.Task | None = None
+        self._forgot_at: datetime | None = None  # when old event ids were last pruned
 
     @classmethod
     def from_services(cls, services, **overrides) -> Scheduler:
@@ -142,9 +143,14 @@ class Scheduler:
         return report
 
     async def _forget_old_events(self) -> None:
-        """Platforms retry for minutes, not days: event ids older than a week can go."""
+        """Platforms retry for minutes, not days: event ids older than a week can go. Hourly is plenty,
+        and keeps a scan of that table off every sweep."""
+        real = utcnow()
+        if self._forgot_at is not None and real - self._forgot_at < timedelta(hours=1):
+            return
         async with self.db.session() as session:
-            await refs.forget_events_before(session, utcnow() - timedelta(days=7))
+            await refs.forget_events_before(session, real - timedelta(days=7))
+        self._forgot_at = real
 
     async def _queue_due(self, now: datetime, report: TickReport, max_batches: int = 500) -> None:
         for _ in range(max_batches):
