@@ -26,22 +26,23 @@ def head_revision() -> str:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-def _upgrade(connection) -> None:
+def _upgrade(connection, target: str) -> None:
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, target)
 
 
 def _current(connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
-async def upgrade(db: Database) -> None:
+async def upgrade(db: Database, target: str = "head") -> None:
+    """Apply the migrations up to `target` ("head", or a revision such as "0003" for tests)."""
     async with db.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             # The second process waits here, then finds nothing left to do.
             await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
-        await conn.run_sync(_upgrade)
+        await conn.run_sync(_upgrade, target)
 
 
 async def current_revision(db: Database) -> str | None:
