@@ -1,0 +1,241 @@
+"""Data outlives code: a database made by the previous release upgrades to head with nothing lost.
+
+tests/data/releases/0003/release.sqlite was written by release 0003's own code (see the README
+beside it). On SQLite a copy of it is upgraded in place; on PostgreSQL a fresh schema is migrated to
+0003, given the same rows, then upgraded. Either way every row of every table must still be there
+(matched by primary key) with every value it had, unless the column is listed below.
+
+The old data is read with plain SQL and compared as plain values, so this test does not depend on
+the current models: from the project it uses only storage.migrate, storage.db.Database and
+storage.audit.verify.
+"""
+
+import json
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import text
+
+from storage import migrate
+from storage.audit import verify
+from storage.db import Database
+from tests.conftest import _pg, pg_database
+
+FIXTURE = Path(__file__).parent / "data" / "releases" / "0003" / "release.sqlite"
+FIXTURE_REVISION = "0003"
+
+# What a migration since the fixture's release changed on purpose, and nothing else.
+# (table, old column) -> its new name, e.g. {("dueitem", "missed_reason"): "reason"}.
+RENAMED: dict[tuple[str, str], str] = {}
+# (table, old column) -> a function from the old value to the value expected after the upgrade, e.g.
+# {("discussion", "state"): lambda old: {"in_discussion": "held"}.get(old, old)}; or a note naming the
+# dedicated test that checks it instead (a column dropped, or moved to another table), which is then
+# skipped here. Values reach the functions normalised: aware UTC datetimes, dates, bools, parsed JSON.
+# A renamed column's value goes through TRANSFORMED under its old name.
+TRANSFORMED: dict[tuple[str, str], Callable[[Any], Any] | str] = {}
+
+
+@dataclass
+class Table:
+    key: list[str]  # the primary key's columns
+    rows: dict[tuple, dict[str, Any]]  # by primary key value
+
+
+def _kind(column_type: sa.types.TypeEngine) -> str:
+    for kind, base in (("datetime", sa.DateTime), ("date", sa.Date), ("bool", sa.Boolean), ("json", sa.JSON)):
+        if isinstance(column_type, base):
+            return kind
+    return "plain"
+
+
+def normalise(kind: str, value: Any, dialect: str) -> Any:
+    """One value as Python sees it whichever database it came from: SQLite keeps datetimes and dates
+    as text, booleans as 0/1 and JSON as text; PostgreSQL hands back the types themselves."""
+    if value is None:
+        return None
+    if kind == "datetime":
+        value = datetime.fromisoformat(value) if isinstance(value, str) else value
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if kind == "date":
+        return date.fromisoformat(value) if isinstance(value, str) else value
+    if kind == "bool":
+        return bool(value)
+    if kind == "json" and dialect == "sqlite":
+        return json.loads(value)
+    return value
+
+
+def _read(conn: sa.Connection) -> dict[str, Table]:
+    inspector = sa.inspect(conn)
+    tables = {}
+    for name in inspector.get_table_names():
+        if name == "alembic_version":
+            continue
+        kinds = {c["name"]: _kind(c["type"]) for c in inspector.get_columns(name)}
+        key = inspector.get_pk_constraint(name)["constrained_columns"]
+        table = tables[name] = Table(key, {})
+        for raw in conn.execute(text(f'SELECT * FROM "{name}"')).mappings():
+            row = {c: normalise(kinds[c], v, conn.dialect.name) for c, v in raw.items()}
+            table.rows[tuple(row[c] for c in key)] = row
+    return tables
+
+
+async def snapshot(db: Database) -> dict[str, Table]:
+    """Every table (but alembic_version) and its rows, values normalised."""
+    async with db.engine.connect() as conn:
+        return await conn.run_sync(_read)
+
+
+def lost(
+    before: dict[str, Table],
+    after: dict[str, Table],
+    renamed: dict[tuple[str, str], str],
+    transformed: dict[tuple[str, str], Callable[[Any], Any] | str],
+) -> list[str]:
+    """What of `before` is not in `after`: tables, rows, columns and values, in words."""
+    problems: list[str] = []
+    for name, old in before.items():
+        if name not in after:
+            problems.append(f"table {name} is gone ({len(old.rows)} rows)")
+            continue
+        new_key = [renamed.get((name, c), c) for c in old.key]
+        new_rows = {tuple(row.get(c) for c in new_key): row for row in after[name].rows.values()}
+        missing_columns: set[str] = set()
+        for key, old_row in old.rows.items():
+            new_row = new_rows.get(key)
+            if new_row is None:
+                problems.append(f"{name} {dict(zip(old.key, key, strict=True))}: row is gone")
+                continue
+            for column, value in old_row.items():
+                rule = transformed.get((name, column))
+                if isinstance(rule, str):
+                    continue  # checked by the assertion the note names
+                new_column = renamed.get((name, column), column)
+                if new_column not in new_row:
+                    missing_columns.add(new_column)
+                    continue
+                expected = rule(value) if rule is not None else value
+                if new_row[new_column] != expected:
+                    label = column if new_column == column else f"{column} (now {new_column})"
+                    problems.append(
+                        f"{name} {dict(zip(old.key, key, strict=True))}: {label} was {value!r}, "
+                        f"expected {expected!r}, is {new_row[new_column]!r}"
+                    )
+        problems += [f"column {name}.{c} is gone" for c in sorted(missing_columns)]
+    return problems
+
+
+def assert_nothing_lost(before: dict[str, Table], after: dict[str, Table], renamed=None, transformed=None):
+    problems = lost(
+        before,
+        after,
+        RENAMED if renamed is None else renamed,
+        TRANSFORMED if transformed is None else transformed,
+    )
+    assert not problems, f"{len(problems)} problems, first ones:\n" + "\n".join(problems[:40])
+
+
+async def assert_upgraded(db: Database, before: dict[str, Table]) -> None:
+    assert await migrate.is_up_to_date(db)
+    assert_nothing_lost(before, await snapshot(db))
+    async with db.session() as session:
+        trail = await verify(session)
+    assert trail.ok, trail
+    assert trail.checked >= len(before["auditevent"].rows)
+    # Migration 0001's triggers still refuse changes (a batch migration that copies the table drops them).
+    for sql in ("UPDATE auditevent SET actor = actor", "DELETE FROM auditevent"):
+        refusal = await _refused(db, sql)
+        assert refusal and "append-only" in refusal, (
+            f"the audit trail accepted {sql!r}: its triggers are gone"
+        )
+
+
+async def _refused(db: Database, sql: str) -> str | None:
+    """The database's refusal of `sql`, or None if it accepted it; rolled back either way."""
+    async with db.engine.connect() as conn:
+        transaction = await conn.begin()
+        try:
+            await conn.execute(text(sql))
+        except sa.exc.DBAPIError as exc:
+            return str(exc)
+        finally:
+            await transaction.rollback()
+    return None
+
+
+def test_the_fixture_holds_a_bit_of_everything():
+    """A guard against an empty or truncated fixture making the upgrade tests pass for nothing."""
+    con = sa.create_engine(f"sqlite:///file:{FIXTURE}?mode=ro&uri=true")
+    try:
+        with con.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == FIXTURE_REVISION
+            tables = _read(conn)
+    finally:
+        con.dispose()
+    empty = [name for name, table in tables.items() if not table.rows]
+    assert not empty, f"tables with no rows in the fixture: {empty}"
+    states = {row["state"] for row in tables["discussion"].rows.values()}
+    assert states >= {"convened", "in_discussion", "decided", "planned", "circulated", "closed"}
+
+
+async def test_sqlite_database_of_the_previous_release_upgrades_with_nothing_lost(tmp_path):
+    path = tmp_path / "release.sqlite"
+    shutil.copyfile(FIXTURE, path)  # never open the fixture itself: opening it switches it to WAL
+    db = Database(f"sqlite:///{path}")
+    try:
+        assert await migrate.current_revision(db) == FIXTURE_REVISION
+        before = await snapshot(db)
+        await migrate.upgrade(db)
+        await assert_upgraded(db, before)
+        async with db.engine.connect() as conn:
+            assert (await conn.execute(text("PRAGMA foreign_key_check"))).all() == []
+    finally:
+        await db.dispose()
+
+
+def _insert(conn: sa.Connection, tables: dict[str, Table]) -> None:
+    """The rows into a schema at the fixture's revision, parents first; then the id sequences on."""
+    schema = sa.MetaData()
+    schema.reflect(conn)
+    for table in schema.sorted_tables:  # foreign-key order
+        if table.name in tables and tables[table.name].rows:
+            rows = [row for _, row in sorted(tables[table.name].rows.items())]
+            conn.execute(table.insert(), rows)  # the audit trail's triggers refuse UPDATE and DELETE only
+        for column in table.primary_key.columns:
+            if isinstance(column.type, sa.Integer):  # a serial id: the next one after the copied rows
+                next_id = f'SELECT coalesce(max("{column.name}"), 0) + 1 FROM "{table.name}"'
+                conn.execute(
+                    text(
+                        f"SELECT setval(s, ({next_id}), false)"
+                        " FROM pg_get_serial_sequence(:table, :column) AS s WHERE s IS NOT NULL"
+                    ),
+                    {"table": f'"{table.name}"', "column": column.name},
+                )
+
+
+async def test_postgresql_database_of_the_previous_release_upgrades_with_nothing_lost(tmp_path):
+    path = tmp_path / "release.sqlite"
+    shutil.copyfile(FIXTURE, path)
+    fixture = Database(f"sqlite:///{path}")
+    schema = f"t_release_{uuid.uuid4().hex[:8]}"
+    await _pg(f"CREATE SCHEMA {schema}")
+    db = pg_database(schema)
+    try:
+        before = await snapshot(fixture)
+        await migrate.upgrade(db, FIXTURE_REVISION)
+        async with db.engine.begin() as conn:
+            await conn.run_sync(_insert, before)
+        # The copy itself is faithful: at the fixture's revision nothing differs at all.
+        assert_nothing_lost(before, await snapshot(db), renamed={}, transformed={})
+        await migrate.upgrade(db)
+        await assert_upgraded(db, before)
+    finally:
+        await db.dispose()
+        await fixture.dispose()
+        await _pg(f"DROP SCHEMA {schema} CASCADE")
