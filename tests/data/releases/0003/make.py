@@ -188,11 +188,11 @@ async def directory_and_slack(db: Database, drv: Fixture) -> None:
     await DatabaseInstallationStore(db, "1111111111.2222222222").async_save(installation)
 
 
-async def discussions(db: Database, drv: Fixture) -> dict[str, int]:
+async def discussions(db: Database, drv: Fixture) -> dict:
     d, pid = {}, drv.pid
-    # Convened: invitations out, nobody has answered yet.
+    # Convened: invitations out; the police never answer, health answers two days late (see reminders).
     d["convened"] = await drv.convene("LL-100001", "No heating at home for weeks.", category="neglect")
-    await drv.invite(d["convened"], "police", "health")
+    d["late_invitation"] = (await drv.invite(d["convened"], "police", "health"))["health"]
 
     # In discussion: replies over Slack and Teams, one by phone entered by the chair, one corrected.
     did = d["in_discussion"] = await drv.convene("LL-100002", "Bruising to the upper arm seen at school.")
@@ -263,9 +263,9 @@ async def discussions(db: Database, drv: Fixture) -> dict[str, int]:
     )
     d["final"] = main_post(cards)
 
-    # Closed, with a reason.
-    d["closed"] = await drv.convene("LL-100007", "Duplicate referral.")
-    await drv.submit("chair", "close", d["closed"], reason="Convened in error: see LL-100001.")
+    # Closed, with a reason: a duplicate for a case that has another discussion open.
+    d["closed"] = await drv.convene("LL-100001", "Duplicate referral.")
+    await drv.submit("chair", "close", d["closed"], reason="Convened in error: a duplicate.")
 
     # Single Assessment, with a reconvene date, signed off.
     did = d["single_assessment"] = await drv.convene("LL-100008", "Repeated missed health appointments.")
@@ -273,6 +273,14 @@ async def discussions(db: Database, drv: Fixture) -> dict[str, int]:
     await drv.press("chair", "start", did)
     await drv.decide(did, "single_assessment", reconvene_on="2026-12-10")
     await drv.sign_off(did)
+
+    # Closed after sign-off: the reason goes after the monitoring text.
+    did = d["closed_after_sign_off"] = await drv.convene("LL-100007", "Left with an unsuitable carer.")
+    await drv.accept(await drv.invite(did, "police", "health"), "police", "health")
+    await drv.press("chair", "start", did)
+    await drv.decide(did, "no_s47", **NO_S47)
+    await drv.sign_off(did)
+    await drv.submit("chair", "close", did, reason="Assessment complete: no further action.")
 
     # Quorum not met: the police safeguarding manager declines, with directions.
     did = d["quorum_not_met"] = await drv.convene("LL-100009", "Burn on a hand.", possible_injury="yes")
@@ -299,7 +307,7 @@ class Sent:
         return None
 
 
-async def reminders(db: Database, drv: Fixture, d: dict[str, int]) -> None:
+async def reminders(db: Database, drv: Fixture, d: dict) -> None:
     router = Router([Sent()])
     sweep = Scheduler(db, PROCEDURE, router, now=CLOCK.now, worker_id="fixture:1", send=False)
     for at in (datetime(2026, 11, 25, 0, 0), datetime(2026, 11, 25, 9, 0)):  # queued and sent
@@ -315,6 +323,8 @@ async def reminders(db: Database, drv: Fixture, d: dict[str, int]) -> None:
     # The chair says why the referrer's acknowledgement is overdue: the signed record gets an addendum.
     missed = items[d["circulated"], "acknowledgement", drv.actors["referrer"].person_id]
     await drv.submit("chair", "due.missed_reason", missed, reason="The school was closed for a training day.")
+    # An invitation answered two days after its deadline: the due item ends late.
+    await drv.press("health", "accept", d["late_invitation"])
     # The police officer snoozes the reminder for their joint-visit action.
     snoozed = items[d["planned"], "action", drv.actors["police"].person_id]
     await drv.submit("police", "due.snooze", snoozed, until="tomorrow", reason="Visit booked for tomorrow.")
