@@ -1,4 +1,5 @@
-"""Where the bot talks in Teams: the place an activity came from, and the references kept for later.
+"""Where the bot talks in Teams: the place an activity came from (and the turn it started, being
+answered), and the references kept for later.
 
 Stored references (storage.refs, platform "teams"), so reminders and direct messages can be sent
 long after the conversation that made them possible:
@@ -96,6 +97,16 @@ class Place:
             ),
             agent=ChannelAccount(id=self.bot_id) if self.bot_id else None,
         ).get_continuation_activity()
+
+
+@dataclass
+class Origin:
+    """The inbound turn being answered."""
+
+    place: Place
+    user_id: str  # the actor's Teams user id (29:...)
+    person_id: int
+    form_origin: str = ""  # the channel a submitted form was asked for in
 
 
 def place_of(activity: Activity) -> Place:

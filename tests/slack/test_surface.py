@@ -4,7 +4,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.delivery import DeliveryError
-from bot.slack.surface import Origin, channel_name
+from bot.slack.channels import channel_name
+from bot.slack.surface import Origin
 from dialogs.model import Button, Card, Target, TargetKind
 from storage import refs
 from storage.models import ConversationRef, PersonIdentity
