@@ -127,7 +127,10 @@ class Seeder:
 
     async def _discussions(self, first: int, n: int) -> None:
         now = self.now
+        series = [(i, "", f"BENCH-{i:07}", self._ts(now), False) for i in range(first, first + n)]
+        await self._copy("series", ["id", "council", "case_ref", "opened_at", "icpc_not_required"], series)
         template = Discussion(
+            series_id=0,
             case_ref="x",
             category="physical",
             concern="(benchmark)",
@@ -145,6 +148,7 @@ class Seeder:
             row = {
                 **template,
                 "id": i,
+                "series_id": i,
                 "case_ref": f"BENCH-{i:07}",
                 "state": "convened",
                 "chair_id": chair,

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 from bot.cli import UsageError, _datetime, database
 from bot.config import Settings
 from dialogs.clock import localize
-from dialogs.deadlines import KINDS
 
 
 def register(sub) -> None:
@@ -55,10 +54,12 @@ def cmd_due(args, settings: Settings) -> int:
 
 
 async def _due(args, settings: Settings) -> int:
-    from dialogs.reminders import due_listing
+    from dialogs.due_list import due_listing
+    from dialogs.procedure import load_procedure
     from storage.types import utcnow
 
     at = _at(args.at, settings) or utcnow()
+    procedure = load_procedure(settings.procedure_file)
     db = await _open_db(settings)
     try:
         async with db.session() as session:
@@ -91,7 +92,7 @@ async def _due(args, settings: Settings) -> int:
     table = [
         (
             r.case_ref,
-            KINDS[r.kind].label,
+            procedure.deadline_label(r.kind),
             f"{r.due_at.astimezone(zone):%a %d %b %Y %H:%M %Z}",
             r.status,
             str(r.recipient_id),

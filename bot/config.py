@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     timezone: str = "Europe/London"
     nation: Literal["england-and-wales", "scotland", "northern-ireland"] = "england-and-wales"
     procedure_file: Path | None = None
+    # The council this deployment serves: a case reference has one open series per council.
+    council: str = Field(default="", max_length=40)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # The reminders scheduler (README "Reminders"): how often it sweeps, and how long a claim lasts.
     scheduler_enabled: bool = True

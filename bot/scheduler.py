@@ -37,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.delivery import DeliveryError, Router
-from dialogs import reminders
+from dialogs import handover, reminders
 from dialogs.cards_json import card_from_dict
 from dialogs.model import Card, Target, TargetKind
 from dialogs.procedure import Procedure
@@ -126,7 +126,7 @@ class Scheduler:
         await self._queue_due(now, report)
         try:
             async with self.db.session() as session:
-                report.handover = await reminders.queue_handover(
+                report.handover = await handover.queue_handover(
                     session,
                     self.procedure,
                     now=now,

@@ -23,5 +23,12 @@ class Services:
     def create(cls, settings: Settings, db: Database, time: TimeSource | None = None) -> "Services":
         procedure = load_procedure(settings.procedure_file)
         time = time or TimeSource()
-        dialogs = Dialogs(db, procedure, nation=settings.nation, tz=settings.timezone, now=time.now)
+        dialogs = Dialogs(
+            db,
+            procedure,
+            nation=settings.nation,
+            tz=settings.timezone,
+            council=settings.council,
+            now=time.now,
+        )
         return cls(settings=settings, db=db, procedure=procedure, dialogs=dialogs, time=time, router=Router())

@@ -112,3 +112,11 @@ def localize(naive: datetime, tz: str = "Europe/London") -> datetime:
 def end_of_day(day: date, tz: str = "Europe/London") -> datetime:
     """23:59:59 local time on `day`: the end of a working day, "by the end of the N-th working day"."""
     return localize(datetime.combine(day, time(23, 59, 59)), tz)
+
+
+def say_when(at: datetime, tz: str) -> str:
+    """'end of Mon 30 Mar 2026' for an end-of-day deadline, else 'Mon 30 Mar 2026, 14:05' (local)."""
+    local = at.astimezone(ZoneInfo(tz))
+    if local.time().replace(microsecond=0) == time(23, 59, 59):
+        return f"end of {local:%a %-d %b %Y}"
+    return f"{local:%a %-d %b %Y, %H:%M}"

@@ -1,88 +1,102 @@
-"""Due items: the deadlines that follow from a discussion's state, and when to remind about each.
+"""Due items: the deadlines a series of discussions has, and how each one ends by its act.
 
-`refresh_due_items` runs in the engine's transaction after every change to a discussion. It works out
-which deadlines the discussion has now (PROCEDURE.md, "Deadlines"), creates the missing ones, moves
-those whose date changed, marks "done" those whose ending condition is met (the record circulated, the
-conference date recorded...) and "cancelled" those that no longer apply.
+`refresh_series` runs in the engine's transaction after every change. For every discussion of the
+series it works out the deadlines it has now (PROCEDURE.md, "Deadlines") and how far each has got:
+- a deadline whose act has happened ends MET, or LATE when the act came after the due time (the
+  chair is then asked why, unless the reason was already given);
+- a chase (an unanswered invitation, the quorum before the start) whose context ended without its
+  act ends MISSED with the bot's reason;
+- a deadline that no longer applies (the decision changed before sign-off) is WITHDRAWN;
+- an ended item never reopens, except the quorum chase before the start (someone declined again).
+Then a signed-off discussion with no open deadline closes (CLOSED), and a series whose discussions
+are all closed closes too. Snoozing moves reminders only: see dialogs/moments.py for the moments.
 
-Each open item has up to four moments, kept in the council's time zone so that they land at the right
-local hour across the clock changes:
-- remind_at: `lead_hours` before the deadline on the local clock (a deadline at 17:00 is reminded at
-  17:00 the day before, even on the day the clocks change), if that is still ahead when it is set;
-- morning_at: `morning_of_due_day` local time on the due day, if that comes before the deadline;
-- due_at: the deadline itself: the recipient is told it has passed and, for a statutory timescale,
-  the chair is asked for the reason (or, for an invitation or quorum check, the chase goes out);
-- escalate_at: `escalate_after_hours` of real time after the deadline.
-`next_at` is the earliest moment not yet handled (or the end of a snooze); the scheduler claims rows
-whose next_at has come, and `step` says what to send and where the item goes next.
+Series-wide deadlines (the initial conference and the final discussion) live on the first
+discussion of the series that decided S47; the conference is counted from that discussion or, if the
+procedure says `icpc_counted_from: last`, from the last one that decided S47.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialogs.clock import add_working_days, end_of_day
-from dialogs.procedure import Procedure, Reminders
-from dialogs.quorum import quorum_met
+from dialogs.clock import add_working_days, end_of_day, localize
+from dialogs.lifecycle import CLOSED_STATES, DEADLINE, DueKind, DueState, State
+from dialogs.moments import plan
+from dialogs.procedure import Procedure
+from dialogs.quorum import agencies_to_tell, quorum_met
 from storage.models import (
     Action,
     Circulation,
     Decision,
     Discussion,
     DueItem,
+    OutcomeTold,
     Participant,
+    Person,
     Plan,
     RecordVersion,
+    Series,
 )
+
+REOPENABLE = frozenset({DueKind.QUORUM})  # lost again before the start: chase again
 
 
 @dataclass(frozen=True)
-class Kind:
-    label: str  # what has to happen, as a reminder names it (never anything about the child)
-    statutory: bool  # a timescale from the procedure: when missed, the chair records the reason
-    urgent: bool  # counted in hours: out of hours the out-of-hours team gets a copy
-    escalate: str | None  # "manager" (per procedure.reminders.escalate_to), "chair", or None
+class End:
+    """The act that ended a deadline: when (compared with the due time), and what it was."""
 
-
-KINDS: dict[str, Kind] = {
-    "meeting": Kind("Strategy discussion to be held", True, True, "manager"),
-    "invitation": Kind("Invitation to be answered", False, True, "chair"),
-    "quorum": Kind("Attendance (quorum) to be confirmed", False, True, None),
-    "record_circulation": Kind("Record to be circulated", True, False, "manager"),
-    "outcome_notification": Kind(
-        "Referrer and absent agencies to be told the outcome", True, False, "manager"
-    ),
-    "icpc": Kind("Initial child protection conference to be held", True, False, "manager"),
-    "further_discussion": Kind("Further strategy discussion to be held", True, False, "manager"),
-    "reconvene": Kind("Discussion to be reconvened after the Single Assessment", True, False, "manager"),
-    "action": Kind("Agreed action to be completed", True, False, "manager"),
-    "acknowledgement": Kind("Record to be acknowledged", False, False, "chair"),
-    "final_discussion": Kind("Final strategy discussion to be held", True, False, "manager"),
-}
-
-# The moments of an item, in the order they are handled when two fall at the same time.
-REMINDED, DUE_DAY, OVERDUE, ESCALATED = "reminded", "due_day", "overdue", "escalated"
-_EVENT_ORDER = (REMINDED, DUE_DAY, OVERDUE, ESCALATED)
-_REMINDERS = (REMINDED, DUE_DAY)
+    at: datetime
+    by: str
+    state: DueState | None = None  # None: MET, or LATE if `at` is after the due time
+    reason: str | None = None  # a reason already given (a late meeting's, at convening)
 
 
 @dataclass(frozen=True)
 class Want:
-    """A deadline the discussion has now; `ended` when the condition that ends it is met."""
+    """A deadline a discussion has now, and its end if its act has happened."""
 
-    kind: str
+    kind: DueKind
     subject: str
     due_at: datetime
     recipient_id: int | None
-    ended: bool = False
+    end: End | None = None
 
 
-async def refresh_due_items(
+@dataclass
+class Refreshed:
+    late: list[DueItem] = field(default_factory=list)  # ended late just now, the chair's reason needed
+    closed: list[Discussion] = field(default_factory=list)  # closed just now: every deadline ended
+
+
+@dataclass(frozen=True)
+class Env:
+    procedure: Procedure
+    nation: str
+    tz: str
+    now: datetime
+
+    def by_end_of(self, day: date) -> datetime:
+        return end_of_day(day, self.tz).astimezone(UTC)
+
+    def start_of(self, day: date) -> datetime:
+        return localize(datetime.combine(day, time(0, 0)), self.tz).astimezone(UTC)
+
+    def working_days_after(self, day: date, n: int) -> datetime:
+        return self.by_end_of(add_working_days(day, n, self.nation))
+
+    def local_date(self, at: datetime) -> date:
+        return at.astimezone(ZoneInfo(self.tz)).date()
+
+
+async def refresh_series(
     session: AsyncSession,
     procedure: Procedure,
     discussion: Discussion,
@@ -90,166 +104,260 @@ async def refresh_due_items(
     nation: str,
     tz: str,
     now: datetime,
-) -> None:
-    """Create, move or close the discussion's due items so they match its state.
-
-    The discussions before it are refreshed too: a reconvened discussion ends the earlier one's
-    "further discussion" and "reconvene" deadlines, and a final one ends the "final discussion" item.
-    """
-    seen: set[int] = set()
-    current: Discussion | None = discussion
-    while current is not None and current.id not in seen:
-        seen.add(current.id)
-        await _refresh_one(session, procedure, current, nation=nation, tz=tz, now=now)
-        current = await session.get(Discussion, current.previous_id) if current.previous_id else None
-
-
-async def _refresh_one(
-    session: AsyncSession,
-    procedure: Procedure,
-    discussion: Discussion,
-    *,
-    nation: str,
-    tz: str,
-    now: datetime,
-) -> None:
-    wants = {
-        (w.kind, w.subject): w for w in await wanted(session, procedure, discussion, nation=nation, tz=tz)
+) -> Refreshed:
+    """Bring every due item of `discussion`'s series up to date; close what has ended."""
+    env = Env(procedure, nation, tz, now)
+    series = await session.get(Series, discussion.series_id)
+    assert series is not None
+    found = await _all(
+        session,
+        select(Discussion)
+        .where(Discussion.series_id == series.id)
+        .order_by(Discussion.number, Discussion.id),
+    )
+    decisions = {
+        x.discussion_id: x
+        for x in await _all(
+            session, select(Decision).where(Decision.discussion_id.in_([d.id for d in found]))
+        )  # type: ignore[union-attr]
     }
-    rows = await session.execute(select(DueItem).where(DueItem.discussion_id == discussion.id))
-    existing = {(item.kind, item.subject): item for item in rows.scalars()}
-    for key, want in wants.items():
-        item = existing.get(key)
-        if want.ended:
-            if item is not None and item.state == "open":
-                _close(item, "done", now)
-            continue
-        if item is None:
-            item = DueItem(
-                discussion_id=discussion.id, kind=want.kind, subject=want.subject, due_at=want.due_at
-            )
-            session.add(item)
-            plan(item, want.due_at, procedure.reminders, tz=tz, now=now)
-        elif item.state != "open" or item.due_at != want.due_at:
-            item.state = "open"  # reopened (e.g. the quorum was lost again) or the deadline moved
-            plan(item, want.due_at, procedure.reminders, tz=tz, now=now)
-        if item.recipient_id != want.recipient_id:
-            item.recipient_id = want.recipient_id
-            item.updated_at = now
-    for key, item in existing.items():
-        if key not in wants and item.state == "open":
-            _close(item, "cancelled", now)
+    out = Refreshed()
+    series_wants = await _series_wants(session, env, series, found, decisions)
+    for d in found:
+        wants = await wanted(session, env, d, found, decisions.get(d.id or 0))
+        wants += series_wants.get(d.id or 0, [])
+        await _sync(session, env, d, wants, out)
+    for d in found:
+        if d.state == State.SIGNED_OFF and not await _open_deadlines(session, d):
+            d.state, d.closed_at, d.updated_at = State.CLOSED, now, now
+            out.closed.append(d)
+    if series.closed_at is None and all(d.state in CLOSED_STATES for d in found):
+        series.closed_at = now
     await session.flush()
+    return out
 
 
-def _close(item: DueItem, state: str, now: datetime) -> None:
-    item.state = state
-    item.next_at = None
-    item.snoozed_until = None
+async def _sync(session: AsyncSession, env: Env, d: Discussion, wants: list[Want], out: Refreshed) -> None:
+    rows = await session.execute(select(DueItem).where(DueItem.discussion_id == d.id))
+    existing = {(item.kind, item.subject): item for item in rows.scalars()}
+    closed = d.state in CLOSED_STATES
+    seen: set[tuple[str, str]] = set()
+    for want in wants:
+        key = (want.kind.value, want.subject)
+        seen.add(key)
+        item = existing.get(key)
+        if item is None:
+            if closed or (want.end is not None and want.end.state == DueState.MISSED):
+                continue  # nothing new starts on a closed discussion; a chase never needed is not made
+            item = DueItem(discussion_id=d.id, kind=want.kind.value, subject=want.subject, due_at=want.due_at)
+            session.add(item)
+            plan(item, want.due_at, env.procedure.reminders, tz=env.tz, now=env.now)
+        elif item.state != DueState.OPEN:
+            if want.end is None and want.kind in REOPENABLE and not closed:
+                item.state, item.ended_at, item.ended_by = DueState.OPEN, None, None
+                plan(item, want.due_at, env.procedure.reminders, tz=env.tz, now=env.now)
+            continue
+        elif item.due_at != want.due_at:
+            plan(item, want.due_at, env.procedure.reminders, tz=env.tz, now=env.now)
+        if item.recipient_id != want.recipient_id:
+            item.recipient_id, item.updated_at = want.recipient_id, env.now
+        if want.end is not None:
+            state = end_item(item, want.end, env.now)
+            if state == DueState.LATE and DEADLINE[want.kind].statutory and not item.reason:
+                out.late.append(item)
+    for key, item in existing.items():
+        if key not in seen and item.state == DueState.OPEN and not closed:
+            end_item(item, End(env.now, "no longer applies", DueState.WITHDRAWN), env.now)
+
+
+def end_item(item: DueItem, end: End, now: datetime) -> DueState:
+    """End an open item by its act (or a reason); returns the state it ended in."""
+    state = end.state or (DueState.MET if end.at <= item.due_at else DueState.LATE)
+    item.state, item.ended_at, item.ended_by = state.value, end.at, end.by[:200]
+    if end.reason:
+        item.reason = end.reason
+    item.next_at, item.snoozed_until, item.claimed_by, item.claim_expires_at = None, None, None, None
     item.updated_at = now
+    return state
+
+
+async def _open_deadlines(session: AsyncSession, d: Discussion) -> bool:
+    """Whether `d` still has an open obligation (chases such as acknowledgements do not hold it open)."""
+    kinds = [k.value for k, dl in DEADLINE.items() if not dl.chase]
+    query = select(DueItem.id).where(
+        DueItem.discussion_id == d.id,
+        DueItem.state == DueState.OPEN.value,
+        DueItem.kind.in_(kinds),  # type: ignore[attr-defined]
+    )
+    return (await session.execute(query.limit(1))).first() is not None
 
 
 async def wanted(
-    session: AsyncSession, procedure: Procedure, d: Discussion, *, nation: str, tz: str
+    session: AsyncSession,
+    env: Env,
+    d: Discussion,
+    series: Sequence[Discussion],
+    decision: Decision | None,
 ) -> list[Want]:
-    """The deadlines discussion `d` has in its current state (PROCEDURE.md, "Deadlines")."""
-    t, r = procedure.timescales, procedure.reminders
-    chair = d.chair_id
-    held = d.held_on is not None
-    closed = d.state == "closed"
+    """The deadlines discussion `d` has of its own, with the end of each whose act has happened."""
+    t, r = env.procedure.timescales, env.procedure.reminders
+    chair, now = d.chair_id, env.now
+    # Held: from when it started (a discussion from before that was recorded: from its day).
+    started = d.started_at or (env.start_of(d.held_on) if d.held_on is not None else None)
     participants = await _all(session, select(Participant).where(Participant.discussion_id == d.id))
-    decision = await _first(session, select(Decision).where(Decision.discussion_id == d.id))
-    the_plan = await _first(session, select(Plan).where(Plan.discussion_id == d.id))
-    actions = await _all(session, select(Action).where(Action.discussion_id == d.id))
+    out: list[Want] = []
+
+    # Before the meeting: it is held in time, invitations are answered, the quorum is there.
+    out.append(
+        Want(
+            DueKind.MEETING,
+            "",
+            d.meeting_due_at,
+            chair,
+            End(started, "the discussion started", reason=d.late_reason) if started else None,
+        )
+    )
+    for p in participants:
+        if p.is_chair or (started is not None and p.invited_at >= started):
+            continue  # nobody chases an invitation to a discussion already under way
+        due = p.invited_at + timedelta(minutes=r.invitation_unanswered_after_minutes)
+        end = None
+        if p.status != "invited":
+            end = End(p.responded_at or now, f"answered: {p.status.replace('_', ' ')}")
+        elif started is not None:
+            end = End(started, "not answered before the discussion started", DueState.MISSED)
+        out.append(Want(DueKind.INVITATION, str(p.id), due, p.person_id, end))
+    quorum_end = None
+    if started is not None:
+        quorum_end = End(started, "the discussion started without the quorum", DueState.MISSED)
+    if quorum_met(env.procedure, d, participants):
+        quorum_end = End(now, "the quorum accepted")
+    due = d.proposed_at - timedelta(minutes=r.quorum_check_before_minutes)
+    out.append(Want(DueKind.QUORUM, "", due, chair, quorum_end))
+
+    # After it: the record and the outcome go out within their working days.
+    records = await _all(
+        session,
+        select(RecordVersion).where(RecordVersion.discussion_id == d.id).order_by(RecordVersion.version),
+    )
+    signed = next((x for x in records if x.signed_off_at is not None), None)
     circulations = await _all(
         session,
         select(Circulation)
-        .join(RecordVersion, RecordVersion.id == Circulation.record_id)
-        .where(RecordVersion.discussion_id == d.id),
+        .where(Circulation.record_id.in_([x.id for x in records]))
+        .order_by(Circulation.id),  # type: ignore[union-attr]
     )
-    successors = await _all(session, select(Discussion).where(Discussion.previous_id == d.id))
-    s47 = decision is not None and _starts_s47(procedure, decision.outcome)
-    icpc_on = the_plan.icpc_on if the_plan is not None else None
-    circulated = d.state in ("circulated", "closed")
+    if d.held_on is not None:
+        end = None
+        if signed is not None and signed.signed_off_at is not None:
+            sent = sum(1 for c in circulations if c.kind == "record" and c.record_id == signed.id)
+            end = End(signed.signed_off_at, f"the signed-off record was sent to {sent} people")
+        due = env.working_days_after(d.held_on, t.record_circulation_working_days)
+        out.append(Want(DueKind.RECORD_CIRCULATION, "", due, chair, end))
+        due = env.working_days_after(d.held_on, t.outcome_notification_working_days)
+        end = await _outcome_told(session, env, d, participants, circulations, signed)
+        out.append(Want(DueKind.OUTCOME_NOTIFICATION, "", due, chair, end))
 
-    def by_end_of(day: date) -> datetime:
-        return end_of_day(day, tz).astimezone(UTC)
-
-    def working_days_after(day: date, n: int) -> datetime:
-        return by_end_of(add_working_days(day, n, nation))
-
-    out: list[Want] = []
-    # Before the meeting: it is held in time, invitations are answered, the quorum is there.
-    # A discussion closed without being held (abandoned) drops these.
-    if held or not closed:
-        out.append(Want("meeting", "", d.meeting_due_at, chair, ended=held))
-    for p in participants:
-        if p.is_chair:
-            continue
-        answered = p.status != "invited"
-        if answered or not (held or closed):
-            due = p.invited_at + timedelta(minutes=r.invitation_unanswered_after_minutes)
-            out.append(Want("invitation", str(p.id), due, p.person_id, ended=answered))
-    if held or not closed:
-        quorate = held or quorum_met(procedure, d, participants)
-        due = d.proposed_at - timedelta(minutes=r.quorum_check_before_minutes)
-        out.append(Want("quorum", "", due, chair, ended=quorate))
-    # After it: the record and the outcome go out within their working days.
-    if held:
-        out.append(
-            Want(
-                "record_circulation",
-                "",
-                working_days_after(d.held_on, t.record_circulation_working_days),
-                chair,
-                ended=circulated,
-            )
-        )
-        out.append(
-            Want(
-                "outcome_notification",
-                "",
-                working_days_after(d.held_on, t.outcome_notification_working_days),
-                chair,
-                ended=circulated,
-            )
-        )
-    # S47 decided here: the conference and a further discussion; then the final discussion.
-    if s47 and held:
-        out.append(
-            Want(
-                "icpc",
-                "",
-                working_days_after(d.held_on, t.icpc_working_days),
-                chair,
-                ended=icpc_on is not None,
-            )
-        )
-        if not d.is_final:
-            due = working_days_after(d.held_on, t.further_discussion_working_days)
-            out.append(Want("further_discussion", "", due, chair, ended=bool(successors)))
-    if s47 and icpc_on is not None and not d.is_final:
-        # The final discussion agrees the outcomes of the enquiry, which the conference acts on: so it
-        # is due by the conference date.
-        final_held = await _final_follows(session, d)
-        out.append(Want("final_discussion", "", by_end_of(icpc_on), chair, ended=final_held))
+    # The next discussion: a further one after S47, or the one the chair set after a Single Assessment.
+    successor = next((x for x in series if x.previous_id == d.id and x.started_at is not None), None)
+    held_next = End(successor.started_at, f"discussion {successor.number} was held") if successor else None
+    s47 = decision is not None and _starts_s47(env.procedure, decision.outcome)
+    if s47 and d.held_on is not None and not d.is_final:
+        due = env.working_days_after(d.held_on, t.further_discussion_working_days)
+        out.append(Want(DueKind.FURTHER_DISCUSSION, "", due, chair, held_next))
     if decision is not None and decision.reconvene_on is not None:
-        out.append(Want("reconvene", "", by_end_of(decision.reconvene_on), chair, ended=bool(successors)))
-    # Each agreed action by its own date (they outlive the discussion's closing; cancelled ones drop).
-    for a in actions:
+        out.append(Want(DueKind.RECONVENE, "", env.by_end_of(decision.reconvene_on), chair, held_next))
+    if decision is not None and decision.override_reason:
+        out.append(await _override_review(session, env, d, decision))
+
+    # Each agreed action by its own date; each circulated record acknowledged in the time it was sent in.
+    for a in await _all(session, select(Action).where(Action.discussion_id == d.id)):
         if a.status != "cancelled":
-            out.append(Want("action", str(a.id), by_end_of(a.due_on), a.owner_id, ended=a.status == "done"))
-    # Each circulated record or outcome is acknowledged within the time it had to be sent in.
-    zone = ZoneInfo(tz)
+            end = End(a.done_at or now, "marked done") if a.status == "done" else None
+            out.append(Want(DueKind.ACTION, str(a.id), env.by_end_of(a.due_on), a.owner_id, end))
     for c in circulations:
         n = (
             t.outcome_notification_working_days
             if c.kind == "outcome_notification"
             else t.record_circulation_working_days
         )
-        due = working_days_after(c.sent_at.astimezone(zone).date(), n)
-        out.append(Want("acknowledgement", str(c.id), due, c.person_id, ended=c.acknowledged_at is not None))
+        due = env.working_days_after(env.local_date(c.sent_at), n)
+        end = End(c.acknowledged_at, "acknowledged") if c.acknowledged_at else None
+        out.append(Want(DueKind.ACKNOWLEDGEMENT, str(c.id), due, c.person_id, end))
     return out
+
+
+async def _outcome_told(
+    session: AsyncSession,
+    env: Env,
+    d: Discussion,
+    participants: list[Participant],
+    circulations: list[Circulation],
+    signed: RecordVersion | None,
+) -> End | None:
+    """Met once every agency that had to be told has been: by the bot, or as the chair recorded."""
+    if signed is None or signed.signed_off_at is None:
+        return None
+    to_tell = set(agencies_to_tell(env.procedure, d, participants))
+    agency_of = {p.person_id: p.agency for p in participants}
+    told: dict[str, datetime] = {}
+    for c in circulations:
+        if c.kind == "outcome_notification" and c.person_id in agency_of:
+            told.setdefault(agency_of[c.person_id], c.sent_at)
+    for t in await _all(session, select(OutcomeTold).where(OutcomeTold.discussion_id == d.id)):
+        told.setdefault(t.agency, t.told_at)
+    if not to_tell:
+        return End(signed.signed_off_at, "nobody else needed telling")
+    if not to_tell <= set(told):
+        return None
+    names = {a.id: a.label for a in env.procedure.agencies}
+    return End(max(told[a] for a in to_tell), "told: " + ", ".join(names.get(a, a) for a in sorted(to_tell)))
+
+
+async def _override_review(session: AsyncSession, env: Env, d: Discussion, decision: Decision) -> Want:
+    chair = await session.get(Person, d.chair_id)
+    reviewer = chair.manager_id if chair is not None else None
+    days = env.procedure.timescales.override_review_working_days
+    due = env.working_days_after(env.local_date(decision.decided_at), days)
+    end = None
+    if decision.override_reviewed_at is not None:
+        end = End(decision.override_reviewed_at, "reviewed by the team manager")
+    return Want(DueKind.OVERRIDE_REVIEW, "", due, reviewer, end)
+
+
+async def _series_wants(
+    session: AsyncSession,
+    env: Env,
+    series: Series,
+    found: Sequence[Discussion],
+    decisions: dict[int, Decision],
+) -> dict[int, list[Want]]:
+    """The conference and the final discussion: one each per series, on its first S47 discussion."""
+    s47 = [
+        d
+        for d in found
+        if d.held_on is not None and d.id in decisions and _starts_s47(env.procedure, decisions[d.id].outcome)
+    ]
+    if not s47:
+        return {}
+    home = s47[0]
+    anchor = s47[-1] if env.procedure.timescales.icpc_counted_from == "last" else s47[0]
+    assert home.id is not None and anchor.held_on is not None
+    chair = found[-1].chair_id  # the chair of the latest discussion runs the case now
+    due = env.working_days_after(anchor.held_on, env.procedure.timescales.icpc_working_days)
+    end = None
+    if series.icpc_held_on is not None:
+        end = End(env.start_of(series.icpc_held_on), f"held on {series.icpc_held_on:%d %b %Y}")
+    elif series.icpc_not_required:
+        end = End(series.icpc_recorded_at or env.now, "not required", DueState.MISSED)
+    wants = [Want(DueKind.ICPC, "", due, chair, end)]
+    planned = await _first(session, select(Plan).where(Plan.discussion_id == home.id))
+    if planned is not None and planned.icpc_on is not None and not home.is_final:
+        # The final discussion agrees the outcomes the conference acts on: due by the conference date.
+        final = next((d for d in found if d.is_final and d.started_at is not None), None)
+        end = End(final.started_at, "the final discussion was held") if final and final.started_at else None
+        wants.append(Want(DueKind.FINAL_DISCUSSION, "", env.by_end_of(planned.icpc_on), chair, end))
+    return {home.id: wants}
 
 
 def _starts_s47(procedure: Procedure, outcome: str) -> bool:
@@ -259,107 +367,9 @@ def _starts_s47(procedure: Procedure, outcome: str) -> bool:
         return False
 
 
-async def _final_follows(session: AsyncSession, d: Discussion) -> bool:
-    """Whether a final discussion exists among the discussions reconvened after `d`."""
-    frontier = [d.id]
-    for _ in range(50):  # chains are a handful long; the bound only guards against a cycle
-        later = await _all(session, select(Discussion).where(Discussion.previous_id.in_(frontier)))
-        if not later:
-            return False
-        if any(x.is_final for x in later):
-            return True
-        frontier = [x.id for x in later]
-    return False
-
-
-async def _all(session: AsyncSession, query) -> list:
+async def _all(session: AsyncSession, query: Any) -> list[Any]:
     return list((await session.execute(query)).scalars())
 
 
-async def _first(session: AsyncSession, query):
+async def _first(session: AsyncSession, query: Any) -> Any:
     return (await session.execute(query)).scalars().first()
-
-
-# --- reminder times ------------------------------------------------------------------------------
-
-
-def _wall(naive: datetime, zone: ZoneInfo) -> datetime:
-    """A local wall-clock time as UTC. A time in the spring-forward gap reads as the hour after it."""
-    return naive.replace(tzinfo=zone).astimezone(UTC)
-
-
-def plan(item: DueItem, due_at: datetime, reminders: Reminders, *, tz: str, now: datetime) -> None:
-    """(Re)start an item's reminders for deadline `due_at`, as seen at `now`."""
-    zone = ZoneInfo(tz)
-    local_due = due_at.astimezone(zone)
-    remind = _wall(local_due.replace(tzinfo=None) - timedelta(hours=reminders.lead_hours), zone)
-    morning = _wall(datetime.combine(local_due.date(), reminders.morning_of_due_day), zone)
-    item.due_at = due_at
-    item.remind_at = remind if remind > now else None
-    item.morning_at = morning if now < morning < due_at and morning != remind else None
-    escalates = KINDS[item.kind].escalate is not None
-    item.escalate_at = due_at + timedelta(hours=reminders.escalate_after_hours) if escalates else None
-    item.stage = "pending"
-    item.snoozed_until = None
-    item.next_at = min(t for t, _ in events(item))
-    item.updated_at = now
-
-
-def events(item: DueItem) -> list[tuple[datetime, str]]:
-    """The item's moments in the order they happen: (time, stage reached once it is handled)."""
-    moments = [(item.remind_at, REMINDED), (item.morning_at, DUE_DAY), (item.due_at, OVERDUE)]
-    moments.append((item.escalate_at, ESCALATED))
-    return sorted(
-        ((t, s) for t, s in moments if t is not None), key=lambda m: (m[0], _EVENT_ORDER.index(m[1]))
-    )
-
-
-def _remaining(item: DueItem) -> list[tuple[datetime, str]]:
-    moments = events(item)
-    stages = [s for _, s in moments]
-    done = stages.index(item.stage) + 1 if item.stage in stages else 0
-    return moments[done:]
-
-
-def next_moment(item: DueItem) -> datetime | None:
-    """When the item next needs the scheduler: its next moment, or the end of its snooze."""
-    candidates = [t for t, _ in _remaining(item)]
-    if item.snoozed_until is not None:
-        candidates.append(item.snoozed_until)
-    return min(candidates, default=None)
-
-
-@dataclass(frozen=True)
-class Step:
-    """What handling an item at `now` sends, and where the item goes next."""
-
-    send: tuple[tuple[datetime, str], ...]  # (when it was due, stage) for each message to send now
-    repeat_at: datetime | None  # a snoozed reminder comes back: it was due at this time
-    stage: str
-    next_at: datetime | None
-    snoozed_until: datetime | None
-
-
-def step(item: DueItem, now: datetime) -> Step:
-    """Handle everything of `item` that is due at `now`.
-
-    After a pause (the process was down) only the latest reminder is sent, not each one missed, but a
-    passed deadline and an escalation are always sent. Reminders that fall inside a snooze are held
-    back and one reminder comes back when the snooze ends; a deadline and its escalation are not
-    snoozed.
-    """
-    remaining = _remaining(item)
-    passed = [m for m in remaining if m[0] <= now]
-    snoozing = item.snoozed_until is not None and item.snoozed_until > now
-    send: list[tuple[datetime, str]] = []
-    reminders = [m for m in passed if m[1] in _REMINDERS]
-    if reminders and not snoozing and not any(s == OVERDUE for _, s in passed):
-        send.append(reminders[-1])
-    send += [m for m in passed if m[1] not in _REMINDERS]
-    repeat_at = item.snoozed_until if item.snoozed_until is not None and not snoozing and not send else None
-    stage = passed[-1][1] if passed else item.stage
-    snoozed_until = item.snoozed_until if snoozing else None
-    future = [t for t, _ in remaining if t > now]
-    if snoozed_until is not None:
-        future.append(snoozed_until)
-    return Step(tuple(send), repeat_at, stage, min(future, default=None), snoozed_until)

@@ -1,26 +1,31 @@
-"""The strategy discussion as a conversation: `Dialogs.handle(turn)` returns the cards to send.
+"""The strategy discussion as a conversation: `Dialogs.handle(turn)` returns a `Result`.
 
 Every turn runs in one database transaction: the change, its audit entry, the due items it implies
 and the duplicate-delivery record commit together or not at all. The flows live in dialogs/flows/;
-each registers its handlers with the role it needs (see dialogs/flows/registry.py).
+each registers its handlers with the lifecycle act they perform (dialogs/lifecycle.py), which says
+who may perform it and in which states.
 """
+
+from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialogs import deadlines
-from dialogs.model import Actor, Card, Target, TargetKind, Turn, TurnKind
+from dialogs.lifecycle import State, Who
+from dialogs.model import Actor, Card, Ref, Result, Target, TargetKind, Turn, TurnKind
 from dialogs.procedure import Procedure
-from dialogs.validate import DialogError
+from dialogs.validate import DialogError, Stale
 from storage import audit
 from storage.db import Database
-from storage.models import Decision, Discussion, Participant, Person
+from storage.models import Decision, Discussion, InboundEvent, Participant, Person, Series
 from storage.refs import first_delivery
 
 log = logging.getLogger(__name__)
@@ -36,6 +41,7 @@ class Dialogs:
         *,
         nation: str = "england-and-wales",
         tz: str = "Europe/London",
+        council: str = "",
         now: Callable[[], datetime],
     ) -> None:
         self.db = db
@@ -43,26 +49,38 @@ class Dialogs:
         self.nation = nation
         self.tz = tz
         self.zone = ZoneInfo(tz)
+        self.council = council
         self.now = now
 
-    async def handle(self, turn: Turn) -> list[Card]:
+    async def handle(self, turn: Turn) -> Result:
         from dialogs.flows import registry  # the flows import this module's Ctx
 
         handler = registry.find(turn)
         if handler is None:
-            return [notice(turn.actor, "Sorry, I did not understand that. Try *help*.")]
+            return Result((notice(turn.actor, "Sorry, I did not understand that. Try *help*."),))
         try:
             async with self.db.session() as session:
                 await audit.lock(session)  # the first lock every writer takes (see storage.audit.lock)
                 if turn.event_id and not await first_delivery(session, turn.channel, turn.event_id):
                     # A retried or double-clicked delivery: already handled once.
-                    return [] if turn.kind == TurnKind.REPLY else [notice(turn.actor, ALREADY_DONE)]
+                    again = () if turn.kind == TurnKind.REPLY else (notice(turn.actor, ALREADY_DONE),)
+                    return Result(again, duplicate=True)
                 ctx = Ctx(self, session, turn, self.now())
                 await ctx.load_discussion()
                 await handler.check(ctx)
-                return await handler.fn(ctx)
+                cards = await handler.fn(ctx)
+                if not ctx.did_change and turn.event_id:
+                    # Nothing changed: the same button or form may be used again.
+                    await session.execute(
+                        delete(InboundEvent).where(
+                            InboundEvent.platform == turn.channel, InboundEvent.event_id == turn.event_id
+                        )
+                    )
+                return Result(tuple(cards), changed=ctx.did_change)
+        except Stale as exc:  # rolled back: nothing of the stale submission was stored
+            return Result((exc.answer(turn.actor.person_id),))
         except DialogError as exc:
-            return [notice(turn.actor, str(exc))]
+            return Result((notice(turn.actor, str(exc)),))
 
 
 def notice(actor: Actor, text: str, title: str = "") -> Card:
@@ -78,7 +96,8 @@ class Ctx:
     turn: Turn
     now: datetime  # aware UTC
     discussion: Discussion | None = None
-    subject: str = ""  # the part of the button value / form context after the discussion id
+    ref: Ref = field(default_factory=Ref)
+    did_change: bool = False
     _participants: list[Participant] | None = field(default=None, repr=False)
 
     @property
@@ -88,6 +107,10 @@ class Ctx:
     @property
     def procedure(self) -> Procedure:
         return self.dialogs.procedure
+
+    @property
+    def subject(self) -> str:
+        return self.ref.subject
 
     @property
     def local_now(self) -> datetime:
@@ -101,11 +124,10 @@ class Ctx:
         return when.astimezone(self.dialogs.zone)
 
     async def load_discussion(self) -> None:
-        """The discussion comes from the thread (replies) or from "<id>[:<subject>]" values."""
-        did = self.turn.discussion_id
-        if did is None and self.turn.kind in (TurnKind.BUTTON, TurnKind.FORM):
-            head, _, self.subject = self.turn.value.partition(":")
-            did = int(head) if head.isdigit() else None
+        """The discussion comes from the thread (replies) or from the button's value / form's context."""
+        if self.turn.kind in (TurnKind.BUTTON, TurnKind.FORM):
+            self.ref = Ref.parse(self.turn.value)
+        did = self.turn.discussion_id if self.turn.discussion_id is not None else self.ref.discussion_id
         if did is not None:
             # Locked for the turn: two people acting on one discussion at once take turns.
             self.discussion = await self.session.get(Discussion, did, with_for_update=True)
@@ -118,9 +140,24 @@ class Ctx:
             raise DialogError("Which discussion? Please use the buttons on the discussion's post.")
         return self.discussion
 
+    @property
+    def did(self) -> int:
+        """The discussion's id (always set once it is stored)."""
+        assert self.d.id is not None
+        return self.d.id
+
+    @property
+    def state(self) -> State:
+        return State(self.d.state)
+
+    async def series(self) -> Series:
+        series = await self.session.get(Series, self.d.series_id)
+        assert series is not None  # a foreign key
+        return series
+
     async def participants(self, *, fresh: bool = False) -> list[Participant]:
         if self._participants is None or fresh:
-            query = select(Participant).where(Participant.discussion_id == self.d.id).order_by(Participant.id)
+            query = select(Participant).where(Participant.discussion_id == self.did).order_by(Participant.id)
             self._participants = list((await self.session.execute(query)).scalars())
         return self._participants
 
@@ -130,19 +167,46 @@ class Ctx:
     async def people(self) -> dict[int, Person]:
         """The discussion's people (participants and chair) by id: not the whole directory."""
         ids = {p.person_id for p in await self.participants()} | {self.d.chair_id}
-        rows = await self.session.execute(select(Person).where(Person.id.in_(ids)))
-        return {p.id: p for p in rows.scalars()}
+        rows = await self.session.execute(select(Person).where(Person.id.in_(ids)))  # type: ignore[union-attr]
+        return {p.id: p for p in rows.scalars() if p.id is not None}
 
     async def decision(self) -> Decision | None:
         """The discussion's decision, if the chair has recorded one."""
-        query = select(Decision).where(Decision.discussion_id == self.d.id)
+        query = select(Decision).where(Decision.discussion_id == self.did)
         return (await self.session.execute(query)).scalar()
 
     @property
     def is_chair(self) -> bool:
         return self.discussion is not None and self.discussion.chair_id == self.actor.person_id
 
-    async def audit(self, action: str, **detail) -> None:
+    async def relations(self) -> frozenset[Who]:
+        """How the actor stands to the discussion, in the lifecycle table's terms."""
+        mine = {Who.ANYONE}
+        convener = self.actor.role in self.procedure.convener_roles()
+        if convener:
+            mine.add(Who.CONVENER)
+        if self.discussion is None:
+            return frozenset(mine)
+        if self.is_chair:
+            mine |= {Who.CHAIR, Who.PARTICIPANT, Who.MEMBER}
+        elif await self.participant(self.actor.person_id) is not None:
+            mine |= {Who.PARTICIPANT, Who.MEMBER}
+        elif convener:
+            mine.add(Who.MEMBER)
+        if await self.is_reviewer():
+            mine |= {Who.REVIEWER, Who.MEMBER}
+        return frozenset(mine)
+
+    async def is_reviewer(self) -> bool:
+        """The chair's team manager; without one, another manager who may chair."""
+        if self.is_chair:
+            return False
+        chair = await self.session.get(Person, self.d.chair_id)
+        if chair is not None and chair.manager_id is not None:
+            return chair.manager_id == self.actor.person_id
+        return self.actor.role in self.procedure.chair_roles()
+
+    async def audit(self, action: str, **detail: Any) -> None:
         await audit.append(
             self.session,
             actor=f"person:{self.actor.person_id}",
@@ -153,13 +217,16 @@ class Ctx:
         )
 
     async def changed(self) -> list[Card]:
-        """After any change: bring the due items up to date and redraw the discussion's post."""
-        from dialogs.views import main_card
+        """After any change: bring the series' due items up to date, close what has ended, ask the
+        chair why anything was done late, and redraw the discussion's post (and any other post of
+        the series whose state moved)."""
+        from dialogs.views import late_reason_card, main_card
 
+        self.did_change = True
         self.d.updated_at = self.now
         self._participants = None
         await self.session.flush()
-        await deadlines.refresh_due_items(
+        outcome = await deadlines.refresh_series(
             self.session,
             self.procedure,
             self.d,
@@ -167,9 +234,27 @@ class Ctx:
             tz=self.dialogs.tz,
             now=self.now,
         )
-        return [await main_card(self)]
+        for closed in outcome.closed:
+            await audit.append(
+                self.session,
+                actor="system",
+                channel=self.turn.channel,
+                action="discussion.closed",
+                discussion_id=closed.id,
+                detail={"state": closed.state, "automatic": True},
+            )
+        cards = [await main_card(self)]
+        current = self.discussion
+        for other in outcome.closed:
+            if other.id != self.did:
+                self.discussion, self._participants = other, None
+                cards.append(await main_card(self))
+        self.discussion, self._participants = current, None
+        for item in outcome.late:
+            cards.append(await late_reason_card(self, item))
+        return cards
 
-    def reply(self, text: str, title: str = "", **card) -> Card:
+    def reply(self, text: str, title: str = "", **card: Any) -> Card:
         return Card(
             target=Target(TargetKind.EPHEMERAL, person_id=self.actor.person_id),
             title=title,
@@ -177,13 +262,22 @@ class Ctx:
             **card,
         )
 
-    def thread(self, text: str, title: str = "", **card) -> Card:
-        return Card(target=Target(TargetKind.THREAD, discussion_id=self.d.id), title=title, text=text, **card)
+    def thread(self, text: str, title: str = "", **card: Any) -> Card:
+        return Card(target=Target(TargetKind.THREAD, discussion_id=self.did), title=title, text=text, **card)
 
-    def direct(self, person_id: int, text: str, title: str = "", **card) -> Card:
+    def direct(self, person_id: int, text: str, title: str = "", **card: Any) -> Card:
         return Card(
-            target=Target(TargetKind.DIRECT, person_id=person_id, discussion_id=self.d.id),
+            target=Target(TargetKind.DIRECT, person_id=person_id, discussion_id=self.did),
             title=title,
             text=text,
             **card,
         )
+
+    def value(self, subject: object = "", version: object = "") -> str:
+        """A button value or form context for this discussion (see model.Ref)."""
+        return str(Ref(self.did, str(subject), str(version)))
+
+    def check_version(self, current: object, form: Any) -> None:
+        """Refuse a form shown before the row it edits last changed (a second tab, a stale phone)."""
+        if self.ref.version != str(current):
+            raise Stale(form, self.turn.fields)

@@ -119,3 +119,54 @@ class Card:
 
     def to(self, target: Target) -> "Card":
         return replace(self, target=target)
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a turn did: the cards to send, whether anything changed, and whether it was a repeat.
+
+    A turn that changed nothing (a form sent back with its errors, a button that only opens a form or
+    shows something) leaves its delivery id unrecorded, so the same button or form works again; the
+    engine decides that, not the channels.
+    """
+
+    cards: tuple[Card, ...] = ()
+    changed: bool = False
+    duplicate: bool = False  # a retried or double-clicked delivery, answered without acting again
+
+    @property
+    def answers(self) -> tuple[Card, ...]:
+        """What only the person acting sees: notes and forms."""
+        return tuple(c for c in self.cards if c.target.kind == TargetKind.EPHEMERAL)
+
+    @property
+    def others(self) -> tuple[Card, ...]:
+        """What goes to the discussion, to other people or to the configured places."""
+        return tuple(c for c in self.cards if c.target.kind != TargetKind.EPHEMERAL)
+
+
+@dataclass(frozen=True)
+class Ref:
+    """What a button's value or a form's context points at: "<discussion id>[:<subject>][@<version>]".
+
+    The subject is the row the act is about (an invitation, an action, a due item); the version is the
+    version of what the form edits when it was shown, so a stale form can be refused.
+    """
+
+    discussion_id: int | None = None
+    subject: str = ""
+    version: str = ""
+
+    def __str__(self) -> str:
+        out = "" if self.discussion_id is None else str(self.discussion_id)
+        if self.subject:
+            out += f":{self.subject}"
+        if self.version:
+            out += f"@{self.version}"
+        return out
+
+    @classmethod
+    def parse(cls, value: str) -> "Ref":
+        head, _, version = value.partition("@")
+        did, _, subject = head.partition(":")
+        return cls(int(did) if did.isdigit() else None, subject, version)

@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from dialogs.clock import bank_holidays
+from dialogs.lifecycle import DueKind
 
 DEFAULT_PROCEDURE_FILE = Path(__file__).with_name("procedures") / "working-together-2023-kent-medway.yaml"
 
@@ -106,7 +107,12 @@ class Timescales(_Model):
     record_circulation_working_days: int = Field(ge=0)
     outcome_notification_working_days: int = Field(ge=0)
     icpc_working_days: int = Field(ge=1)
+    # The ICPC clock runs from the discussion of the series that first decided S47 (Working Together),
+    # or, where a local procedure says so, from the last one that did.
+    icpc_counted_from: Literal["first", "last"] = "first"
     further_discussion_working_days: int = Field(ge=1)
+    # A decision taken without the quorum is reviewed by the team manager within this many working days.
+    override_review_working_days: int = Field(default=1, ge=0)
 
 
 class Reminders(_Model):
@@ -153,11 +159,39 @@ class Category(_Model):
     meeting_required: bool  # a meeting, not phone calls
 
 
+CircumstanceId = Literal[
+    "possible_injury", "medical_implications", "hospital_involvement", "inpatient", "complex"
+]
+CIRCUMSTANCE_IDS: tuple[CircumstanceId, ...] = (
+    "possible_injury",
+    "medical_implications",
+    "hospital_involvement",
+    "inpatient",
+    "complex",
+)
+
+
+class Circumstance(_Model):
+    """A question about the case whose answer decides who else must take part (see `requirements`)."""
+
+    id: CircumstanceId
+    question: Text  # as the forms ask it
+    label: Text  # as the record and the format rule name it
+
+
+FormatId = Literal["meeting", "call", "series_of_calls"]
+
+
+class Format(_Model):
+    id: FormatId
+    label: Text
+
+
 class Requirement(_Model):
     """A role that must attend (or be consulted) when a circumstance of the case applies."""
 
     id: Id
-    when: Literal["possible_injury", "medical_implications", "hospital_involvement", "inpatient", "complex"]
+    when: CircumstanceId
     role: Id
     how: Literal["attend", "consult"]
     # What the record must hold when the role is absent: their directions and the reason, or the reason.
@@ -201,6 +235,11 @@ class Procedure(_Model):
     outcomes: tuple[Outcome, ...] = Field(min_length=1)
     s47_checklist: tuple[ChecklistItem, ...] = Field(min_length=1)
     cultural_context_prompt: Text
+    # The words the bot uses; a council's older copy of this file without them gets the shipped ones.
+    circumstances: tuple[Circumstance, ...] = Field(min_length=1)
+    formats: tuple[Format, ...] = Field(min_length=1)
+    format_advice: Text
+    deadlines: dict[DueKind, Text]
 
     @model_validator(mode="after")
     def _cross_check(self) -> Procedure:
@@ -250,6 +289,18 @@ class Procedure(_Model):
         for i, req in enumerate(self.requirements):
             if req.role not in role_ids:
                 yield ("requirements", i, "role"), f"unknown role {req.role!r}"
+        missing_kinds = [k.value for k in DueKind if k not in self.deadlines]
+        if missing_kinds:
+            yield ("deadlines",), f"missing the name of: {', '.join(missing_kinds)}"
+        asked = [c.id for c in self.circumstances]
+        for i, cid in enumerate(asked):
+            if cid in asked[:i]:
+                yield ("circumstances", i, "id"), f"duplicate id {cid!r}"
+        for i, req in enumerate(self.requirements):
+            if req.when not in asked:
+                yield ("requirements", i, "when"), f"{req.when!r} is not among the circumstances asked"
+        if "meeting" not in {f.id for f in self.formats}:
+            yield ("formats",), "the meeting format must be offered"
         stage_ids = [s.id for s in self.agenda]
         missing = [s for s in AGENDA_STAGE_IDS if s not in stage_ids]
         if missing:
@@ -278,6 +329,21 @@ class Procedure(_Model):
 
     def outcome(self, id: str) -> Outcome:
         return _find(self.outcomes, id, "outcome")
+
+    def deadline_label(self, kind: str) -> str:
+        return self.deadlines.get(DueKind(kind), kind) if kind in DueKind else kind
+
+    def format_label(self, id: str) -> str:
+        return next((f.label for f in self.formats if f.id == id), id)
+
+    def meeting_required_for(self) -> str:
+        """The format rule in the file's words: the advice, then the cases that need a meeting."""
+        needing = [c.label for c in self.categories if c.meeting_required]
+        if self.complex_case_requires_meeting:
+            needing += [c.label for c in self.circumstances if c.id == "complex"]
+        if not needing:
+            return self.format_advice
+        return f"{self.format_advice} A meeting (not calls) is required for: {'; '.join(needing)}."
 
     def chair_roles(self) -> frozenset[str]:
         return frozenset(r.id for r in self.roles if r.may_chair)
@@ -317,6 +383,10 @@ def load_procedure(path: str | Path | None = None) -> Procedure:
         raise ProcedureError(f"{where}{line}: YAML syntax error: {problem}") from exc
     if root is None:
         raise ProcedureError(f"{where}, line 1: the file is empty")
+    if path != DEFAULT_PROCEDURE_FILE and isinstance(data, dict):
+        # Sections added since a council copied the file come from the shipped one.
+        for key, value in _shipped_sections().items():
+            data.setdefault(key, value)
     try:
         return Procedure.model_validate(data)
     except ValidationError as exc:
@@ -328,6 +398,15 @@ def load_procedure(path: str | Path | None = None) -> Procedure:
             loc, msg = err["loc"], err["msg"]
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise ProcedureError(f"{where}, line {_line_of(root, loc)}, field {_path(loc)}: {msg}{more}") from exc
+
+
+def _shipped_sections() -> dict[str, Any]:
+    shipped = yaml.safe_load(DEFAULT_PROCEDURE_FILE.read_text(encoding="utf-8"))
+    return {key: shipped[key] for key in _ADDED_SECTIONS}
+
+
+# Top-level sections newer than the first release of the file (see load_procedure).
+_ADDED_SECTIONS = ("circumstances", "formats", "format_advice", "deadlines")
 
 
 def _path(loc: tuple[str | int, ...]) -> str:

@@ -4,30 +4,33 @@ Its sections follow PROCEDURE.md ("What the record holds"). The text is the smal
 every surface renders, and it is what is exported to the council's case-management system.
 """
 
+from typing import Any
+
 from sqlalchemy import select
 
-from dialogs import clock
-from dialogs.quorum import STATUS_LABELS, quorum_met, required_attendees
+from dialogs.lifecycle import DEADLINE, DUE_STATE_LABELS, DueKind, DueState
+from dialogs.quorum import STATUS_LABELS, circumstances, quorum_met, required_attendees
 from storage.models import (
     Action,
     Circulation,
     Contribution,
+    Discussion,
     DueItem,
     Person,
     Plan,
     PlanItem,
     RecordVersion,
+    Series,
 )
 
 ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth"}
-FORMAT_LABELS = {"meeting": "meeting", "call": "phone call", "series_of_calls": "series of phone calls"}
 
 
-def ordinal(d) -> str:
+def ordinal(d: Discussion) -> str:
     return "final" if d.is_final else ORDINALS.get(d.number, f"number {d.number}")
 
 
-async def assemble(ctx) -> str:
+async def assemble(ctx: Any) -> str:
     d, p, s = ctx.d, ctx.procedure, ctx.session
     parts = await ctx.participants(fresh=True)
     people = await ctx.people()
@@ -50,22 +53,37 @@ async def assemble(ctx) -> str:
             await s.execute(select(Action).where(Action.discussion_id == d.id).order_by(Action.due_on))
         ).scalars()
     )
-    missed = list(
+    due_items = list(
+        (
+            await s.execute(select(DueItem).where(DueItem.discussion_id == d.id).order_by(DueItem.due_at))
+        ).scalars()
+    )
+    ended = [
+        i
+        for i in due_items
+        if i.state not in (DueState.OPEN, DueState.WITHDRAWN) and not DEADLINE[DueKind(i.kind)].chase
+    ]
+    series = await s.get(Series, d.series_id)
+    icpc = (
         (
             await s.execute(
-                select(DueItem).where(DueItem.discussion_id == d.id, DueItem.missed_reason.is_not(None))
+                select(DueItem)
+                .join(Discussion, Discussion.id == DueItem.discussion_id)
+                .where(Discussion.series_id == d.series_id, DueItem.kind == DueKind.ICPC.value)
             )
-        ).scalars()
+        )
+        .scalars()
+        .first()
     )
     chair = people[d.chair_id]
 
-    def role(r):
+    def role(r: str) -> str:
         try:
             return p.role(r).label
         except KeyError:
             return r
 
-    def agency(a):
+    def agency(a: str) -> str:
         try:
             return p.agency(a).label
         except KeyError:
@@ -74,7 +92,9 @@ async def assemble(ctx) -> str:
     out = [
         f"*Record of strategy discussion: {d.case_ref}*",
         f"Discussion: {ordinal(d)} | Held: {d.held_on or 'not started'} | "
-        f"Format: {FORMAT_LABELS.get(d.format, d.format)}" + (" | Out of hours" if d.out_of_hours else ""),
+        f"Format: {p.format_label(d.format)}"
+        + (" | Out of hours" if d.out_of_hours else "")
+        + (f" (set by the chair: {d.out_of_hours_reason})" if d.out_of_hours_reason else ""),
         f"Convened: {ctx.local(d.convened_at):%d %b %Y %H:%M}; "
         f"proposed {ctx.local(d.proposed_at):%d %b %Y %H:%M}",
         f"Chair: {chair.display_name} ({role(next((x.role for x in parts if x.is_chair), ''))})",
@@ -89,6 +109,9 @@ async def assemble(ctx) -> str:
         how = f", {how}" if how and part.status != "absent" else ""
         status = STATUS_LABELS.get(part.status, part.status)
         out.append(f"- {person.display_name}, {role(part.role)}, {agency(part.agency)}: {status}{how}")
+    answers = circumstances(d)
+    said = {True: "yes", False: "no", None: "not answered"}
+    out.append("Circumstances: " + "; ".join(f"{c.label}: {said[answers[c.id]]}" for c in p.circumstances))
     out.append(f"Quorum: {'met' if quorum_met(p, d, parts) else 'NOT met'}")
     for need in required_attendees(p, d, parts):
         out.append(
@@ -125,6 +148,16 @@ async def assemble(ctx) -> str:
         out.append(f"Outcome: {p.outcome(decision.outcome).label}")
         out.append(f"Reasons: {decision.reasons}")
         out.append(f"Risks identified: {decision.risks}")
+        if decision.override_reason:
+            reviewed = (
+                f"reviewed by the team manager on {ctx.local(decision.override_reviewed_at):%d %b %Y}"
+                if decision.override_reviewed_at
+                else "to be reviewed by the team manager"
+            )
+            out.append(
+                f"Decided without: {decision.override_unmet}. The chair's reason: {decision.override_reason} "
+                f"({reviewed})"
+            )
         if decision.reconvene_on:
             out.append(f"Reconvene on: {decision.reconvene_on:%d %b %Y}")
         for label, value in (
@@ -137,7 +170,7 @@ async def assemble(ctx) -> str:
     else:
         out.append("- no decision recorded")
 
-    if decision and p.outcome(decision.outcome).starts_s47:
+    if decision and "plan" in p.outcome(decision.outcome).requires:
         out.append("\n*S47 plan*")
         for c in p.s47_checklist:
             item = items.get(c.id)
@@ -151,15 +184,18 @@ async def assemble(ctx) -> str:
             told = {True: "yes", False: "not now", None: "not decided"}[plan.tell_parents]
             out.append(f"Parents/carers and child told: {told}. {plan.tell_parents_how or ''}".rstrip())
             if plan.icpc_on:
-                out.append(f"Initial child protection conference: {plan.icpc_on:%d %b %Y}")
+                out.append(f"Initial child protection conference planned: {plan.icpc_on:%d %b %Y}")
             if plan.icpc_late_reason:
                 out.append(
                     f"Conference later than {p.timescales.icpc_working_days} working days because: "
                     f"{plan.icpc_late_reason}"
                 )
-        if d.held_on:
-            target = clock.add_working_days(d.held_on, p.timescales.icpc_working_days, ctx.dialogs.nation)
-            out.append(f"ICPC target date: {target:%d %b %Y}")
+    if icpc is not None and series is not None:
+        out.append(f"ICPC target date: {ctx.local(icpc.due_at):%d %b %Y}")
+        if series.icpc_held_on:
+            out.append(f"ICPC held on: {series.icpc_held_on:%d %b %Y}")
+        elif series.icpc_not_required:
+            out.append(f"ICPC not required: {icpc.reason or 'no reason given'}")
 
     out.append("\n*Actions*")
     for a in actions:
@@ -169,20 +205,25 @@ async def assemble(ctx) -> str:
         )
     if not actions:
         out.append("- none")
-    if d.held_on:
-        further = clock.add_working_days(
-            d.held_on, p.timescales.further_discussion_working_days, ctx.dialogs.nation
-        )
-        out.append(f"Next strategy discussion by: {further:%d %b %Y}")
-    if missed:
-        out.append("\n*Timescales not met*")
-        for m in missed:
-            out.append(f"- {m.kind.replace('_', ' ')}: {m.missed_reason}")
+    further = next((i for i in due_items if i.kind == DueKind.FURTHER_DISCUSSION), None)
+    if further is not None:
+        out.append(f"Next strategy discussion by: {ctx.local(further.due_at):%d %b %Y}")
+    if ended:
+        out.append("\n*Deadlines*")
+        for i in ended:
+            line = f"- {p.deadline_label(i.kind)}: {DUE_STATE_LABELS[DueState(i.state)]}"
+            if i.ended_at is not None and i.state in (DueState.MET, DueState.LATE):
+                line += f" ({i.ended_by}, {ctx.local(i.ended_at):%d %b %Y %H:%M})"
+            if i.reason:
+                line += f"; reason: {i.reason}"
+            out.append(line)
     out.append(f"\n*Monitoring*\n{d.monitoring or 'not yet recorded'}")
+    if d.closed_reason:
+        out.append(f"\n*Closed*\n{d.closed_reason}")
     return "\n".join(out)
 
 
-async def circulation_lines(ctx, record: RecordVersion) -> list[str]:
+async def circulation_lines(ctx: Any, record: RecordVersion) -> list[str]:
     s = ctx.session
     rows = (
         await s.execute(

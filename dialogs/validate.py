@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import date, time
 from typing import Any
 
-from dialogs.model import Form
+from dialogs.model import Card, Form, Target, TargetKind
 
 MAX_SHORT = 200
 MAX_LONG = 3000  # fits a Slack section and a Teams text block
@@ -17,6 +17,42 @@ MAX_LONG = 3000  # fits a Slack section and a Teams text block
 
 class DialogError(Exception):
     """Something the person asked cannot be done; the message is shown to them as it is."""
+
+
+class Stale(Exception):
+    """A form shown before what it edits last changed (a second tab, a stale phone, a redelivered
+    submission). Nothing of it is saved: the person gets the form with the current values, and what
+    they typed is shown beside it so that nothing is lost."""
+
+    def __init__(self, current: Form, typed: dict[str, Any]) -> None:
+        super().__init__("stale form")
+        self.current, self.typed = current, typed
+
+    def answer(self, person_id: int) -> Card:
+        lines = []
+        for i in self.current.inputs:
+            value = self.typed.get(i.id)
+            values = value if isinstance(value, list) else [value]
+            shown = [_shown(i.options, v) for v in values if v not in (None, "")]
+            if shown:
+                lines.append(f"- *{i.label}*: {', '.join(shown)}")
+        text = (
+            "This changed after the form was shown to you, so nothing you sent was saved. "
+            "The form now shows the current values; change them and send it again if you still need to."
+        )
+        if lines:
+            text += "\n\n*What you entered*, so that nothing is lost:\n" + "\n".join(lines)
+        form = replace(self.current, error="Changed since you opened it: check the current values.")
+        return Card(
+            target=Target(TargetKind.EPHEMERAL, person_id=person_id),
+            title="This has changed since you opened it",
+            text=text,
+            form=form,
+        )
+
+
+def _shown(options: tuple[Any, ...], value: Any) -> str:
+    return next((o.label for o in options if o.value == str(value)), str(value))
 
 
 class Fields:

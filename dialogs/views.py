@@ -1,109 +1,134 @@
-"""What a discussion looks like: its main post, its status, and what is due for someone."""
+"""What a discussion looks like: its main post, and the request for a late deadline's reason."""
+
+from __future__ import annotations
 
 from sqlalchemy import select
 
-from dialogs import clock
-from dialogs.model import Button, Card, Target, TargetKind
-from dialogs.quorum import STATUS_LABELS, quorum_met, required_attendees
-from dialogs.record_text import FORMAT_LABELS, circulation_lines, ordinal
-from storage.models import RecordVersion
+from dialogs.clock import say_when
+from dialogs.engine import Ctx
+from dialogs.lifecycle import DEADLINE, DUE_STATE_LABELS, STATE_LABELS, Act, DueKind, DueState, State, allowed
+from dialogs.model import Button, Card, Ref, Target, TargetKind
+from dialogs.quorum import STATUS_LABELS, agencies_to_tell, quorum_met, required_attendees, unanswered
+from dialogs.record_text import circulation_lines, ordinal
+from storage.models import Discussion, DueItem, OutcomeTold, RecordVersion
 
-STATE_LABELS = {
-    "convened": "convened, not started",
-    "in_discussion": "in discussion",
-    "decided": "decided",
-    "planned": "S47 plan agreed",
-    "signed_off": "record signed off",
-    "circulated": "record circulated",
-    "closed": "closed",
-}
+# The acts the discussion's post offers, in the order shown; each only in the states the lifecycle
+# table allows it (and only when it applies: see _applies).
+POST_BUTTONS: tuple[tuple[Act, str, str], ...] = (
+    (Act.START, "start", "Start"),
+    (Act.DECIDE, "decide", "Decide"),
+    (Act.PLAN, "plan", "Plan S47"),
+    (Act.REVIEW, "review", "Review record"),
+    (Act.TELL_OUTCOME, "tell_outcome", "Outcome told"),
+    (Act.RECORD_ICPC, "icpc", "Conference"),
+    (Act.FURTHER, "reconvene", "Further discussion"),
+    (Act.NEXT_STAGE, "next_stage", "Next stage"),
+    (Act.INVITE, "invite", "Invite"),
+    (Act.CIRCUMSTANCES, "circumstances", "Circumstances"),
+    (Act.BY_PHONE, "phone", "By phone"),
+    (Act.ABSENT, "absent", "Absent"),
+    (Act.CORRECT, "correct", "Correct"),
+    (Act.ADD_ACTION, "add_action", "Add action"),
+    (Act.CLOSE, "close", "Close"),
+)
 
 
-def _buttons(d, starts_s47: bool) -> tuple[Button, ...]:
-    v = str(d.id)
-    by_state = {
-        "convened": [
-            ("start", "Start", "primary"),
-            ("invite", "Invite"),
-            ("phone", "By phone"),
-            ("absent", "Absent"),
-        ],
-        "in_discussion": [
-            ("decide", "Decide", "primary"),
-            ("next_stage", "Next stage"),
-            ("invite", "Invite"),
-            ("phone", "By phone"),
-            ("absent", "Absent"),
-            ("correct", "Correct"),
-        ],
-        "decided": (
-            [("plan", "Plan S47", "primary")] if starts_s47 else [("review", "Review record", "primary")]
+async def _applies(ctx: Ctx, act: Act, items: list[DueItem]) -> bool:
+    """Whether an act the state allows makes sense for this discussion now."""
+    from dialogs.flows.thread import plan_needed
+
+    d = ctx.d
+    if act == Act.PLAN:
+        return await plan_needed(ctx)
+    if act == Act.TELL_OUTCOME:
+        return any(i.kind == DueKind.OUTCOME_NOTIFICATION and i.state == DueState.OPEN for i in items)
+    if act == Act.RECORD_ICPC:
+        return await _icpc_open(ctx)
+    if act == Act.FURTHER:
+        later = select(Discussion.id).where(Discussion.series_id == d.series_id, Discussion.number > d.number)
+        return not d.is_final and (await ctx.session.execute(later.limit(1))).first() is None
+    if act == Act.NEXT_STAGE:
+        return d.stage != ctx.procedure.agenda[-1].id
+    return True
+
+
+async def _icpc_open(ctx: Ctx) -> bool:
+    query = (
+        select(DueItem.id)
+        .join(Discussion, Discussion.id == DueItem.discussion_id)  # type: ignore[arg-type]
+        .where(
+            Discussion.series_id == ctx.d.series_id,
+            DueItem.kind == DueKind.ICPC.value,
+            DueItem.state == DueState.OPEN.value,
         )
-        + [
-            ("decide", "Change decision"),
-            ("add_action", "Add action"),
-            ("phone", "By phone"),
-            ("correct", "Correct"),
-        ],
-        "planned": [
-            ("review", "Review record", "primary"),
-            ("plan", "Edit plan"),
-            ("add_action", "Add action"),
-        ],
-        "circulated": [("reconvene", "Reconvene")],
-        "signed_off": [("reconvene", "Reconvene")],
-    }
-    chosen = by_state.get(d.state, [])
-    if d.state != "closed":
-        chosen = [*chosen, ("close", "Close")]
-    return tuple(Button(b[0], b[1], v, b[2] if len(b) > 2 else None) for b in chosen)
+    )
+    return (await ctx.session.execute(query.limit(1))).first() is not None
 
 
-async def main_card(ctx, target: Target | None = None) -> Card:
+async def _buttons(ctx: Ctx, items: list[DueItem]) -> tuple[Button, ...]:
+    state = ctx.state
+    out: list[Button] = []
+    for act, action, label in POST_BUTTONS:
+        if not allowed(act, state) or not await _applies(ctx, act, items):
+            continue
+        value = ctx.value()
+        if act == Act.NEXT_STAGE:
+            ids = [s.id for s in ctx.procedure.agenda]
+            value = ctx.value(ids[ids.index(ctx.d.stage) + 1])
+        if act == Act.DECIDE and state == State.DECIDED:
+            label = "Change decision"
+        out.append(Button(action, label, value, None if out else "primary"))
+    return tuple(out)
+
+
+async def main_card(ctx: Ctx, target: Target | None = None) -> Card:
     d, p, s = ctx.d, ctx.procedure, ctx.session
     parts = await ctx.participants(fresh=True)
     people = await ctx.people()
     decision = await ctx.decision()
     outcome = p.outcome(decision.outcome) if decision else None
-    category = p.category(d.category)
-    needs_meeting = category.meeting_required or (d.complex_case and p.complex_case_requires_meeting)
+    items = list(
+        (
+            await s.execute(select(DueItem).where(DueItem.discussion_id == ctx.did).order_by(DueItem.due_at))
+        ).scalars()
+    )
+    hours = "yes" if d.out_of_hours else "no"
+    if d.out_of_hours_reason:
+        hours += " (set by the chair)"
     facts = [
-        ("State", STATE_LABELS.get(d.state, d.state)),
+        ("State", STATE_LABELS[ctx.state]),
         ("Chair", people[d.chair_id].display_name),
-        ("When", f"{ctx.local(d.proposed_at):%a %d %b %H:%M} ({FORMAT_LABELS.get(d.format, d.format)})"),
+        ("When", f"{ctx.local(d.proposed_at):%a %d %b %H:%M} ({p.format_label(d.format)})"),
         ("Meeting due by", f"{ctx.local(d.meeting_due_at):%a %d %b %H:%M}"),
-        ("Format advice", "meeting required" if needs_meeting else "meeting preferred; calls allowed"),
-        ("Out of hours", "yes" if d.out_of_hours else "no"),
+        ("Out of hours", hours),
         ("Stage", next((st.title for st in p.agenda if st.id == d.stage), d.stage)),
         ("Quorum", "met" if quorum_met(p, d, parts) else "not met"),
     ]
     if outcome:
         facts.append(("Decision", outcome.label))
-    if d.held_on:
-        due = clock.add_working_days(
-            d.held_on, p.timescales.record_circulation_working_days, ctx.dialogs.nation
-        )
-        facts.append(("Record circulated by", f"{due:%a %d %b}"))
-        if outcome and outcome.starts_s47:
-            icpc = clock.add_working_days(d.held_on, p.timescales.icpc_working_days, ctx.dialogs.nation)
-            facts.append(("ICPC by", f"{icpc:%a %d %b %Y}"))
+        if decision and decision.override_reason:
+            facts.append(("Decided without", decision.override_unmet or "the quorum"))
     lines = ["*Required*"]
+    for question in unanswered(p, d):
+        lines.append(f"- [ ] Answer: {question}")
     for need in required_attendees(p, d, parts):
         lines.append(f"- {'[x]' if need.met else '[ ]'} {need.label}{' - ' + need.note if need.note else ''}")
     lines.append("*Participants*")
     for part in parts:
         who = people[part.person_id].display_name
         agency = next((a.label for a in p.agencies if a.id == part.agency), part.agency)
-        lines.append(
-            f"- {who} ({agency}){' - chair' if part.is_chair else ''}: "
-            f"{STATUS_LABELS.get(part.status, part.status)}"
-        )
+        chair = " - chair" if part.is_chair else ""
+        lines.append(f"- {who} ({agency}){chair}: {STATUS_LABELS.get(part.status, part.status)}")
+    deadlines = [i for i in items if not DEADLINE[DueKind(i.kind)].chase and i.state != DueState.WITHDRAWN]
+    if deadlines:
+        lines.append("*Deadlines*")
+        lines += [deadline_line(ctx, i) for i in deadlines]
     record = (
         (
             await s.execute(
                 select(RecordVersion)
                 .where(RecordVersion.discussion_id == d.id)
-                .order_by(RecordVersion.version.desc())
+                .order_by(RecordVersion.version.desc())  # type: ignore[attr-defined]
             )
         )
         .scalars()
@@ -112,12 +137,57 @@ async def main_card(ctx, target: Target | None = None) -> Card:
     if record:
         lines.append("*Circulation*")
         lines += await circulation_lines(ctx, record)
+        untold = await _untold_agencies(ctx)
+        if untold:
+            lines.append(f"- still to be told the outcome: {untold}")
     return Card(
-        target=target or Target(TargetKind.MAIN_POST, discussion_id=d.id),
+        target=target or Target(TargetKind.MAIN_POST, discussion_id=ctx.did),
         title=f"Strategy discussion {d.case_ref} ({ordinal(d)})",
         text="\n".join(lines),
         facts=tuple(facts),
-        buttons=_buttons(d, bool(outcome and outcome.starts_s47)),
-        key=f"discussion:{d.id}",
+        buttons=await _buttons(ctx, items),
+        key=f"discussion:{ctx.did}",
         preview=f"Strategy discussion {d.case_ref}",
+    )
+
+
+def deadline_line(ctx: Ctx, item: DueItem) -> str:
+    """One deadline and how it stands: open with its due time, or how it ended."""
+    label = ctx.procedure.deadline_label(item.kind)
+    due = say_when(item.due_at, ctx.dialogs.tz)
+    state = DueState(item.state)
+    if state == DueState.OPEN:
+        return f"- {label}: due {due}"
+    out = f"- {label}: {DUE_STATE_LABELS[state]}"
+    if item.ended_at is not None and state in (DueState.MET, DueState.LATE):
+        out += f" ({item.ended_by}, {ctx.local(item.ended_at):%d %b %H:%M})"
+    if state in (DueState.LATE, DueState.MISSED, DueState.CLOSED):
+        out += f"; reason: {item.reason}" if item.reason else "; the chair's reason is still to come"
+    return out
+
+
+async def _untold_agencies(ctx: Ctx) -> str:
+    parts = await ctx.participants()
+    told = select(OutcomeTold.agency).where(OutcomeTold.discussion_id == ctx.did)
+    done = set((await ctx.session.execute(told)).scalars()) | {p.agency for p in parts}
+    names = {a.id: a.label for a in ctx.procedure.agencies}
+    return ", ".join(names.get(a, a) for a in agencies_to_tell(ctx.procedure, ctx.d, parts) if a not in done)
+
+
+async def late_reason_card(ctx: Ctx, item: DueItem) -> Card:
+    """To the chair, when a deadline's act came after its due time: the reason goes into the record."""
+    d = ctx.d if item.discussion_id == ctx.did else await ctx.session.get(Discussion, item.discussion_id)
+    assert d is not None and item.ended_at is not None
+    label = ctx.procedure.deadline_label(item.kind)
+    what = label[0].lower() + label[1:]
+    due, done = say_when(item.due_at, ctx.dialogs.tz), say_when(item.ended_at, ctx.dialogs.tz)
+    return Card(
+        target=Target(TargetKind.DIRECT, person_id=d.chair_id, discussion_id=d.id),
+        title=f"Done late: {what}",
+        text=f"Case {d.case_ref}: {what} was due by {due} and was done {done}. "
+        "Please give the reason: it goes into the record.",
+        facts=(("Case", d.case_ref), ("Deadline", due)),
+        buttons=(Button("due.missed_reason", "Give the reason", str(Ref(d.id, str(item.id))), "primary"),),
+        key=f"late:{item.id}",
+        preview=f"{d.case_ref}: a deadline met late, reason needed",
     )

@@ -7,6 +7,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+import storage.versions  # noqa: F401  (registers the row-version bump on every session)
+
 ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
     "postgresql": "postgresql+asyncpg",
@@ -23,21 +25,29 @@ def async_url(url: str) -> str:
     return parsed.set(drivername=ASYNC_DRIVERS[backend]).render_as_string(hide_password=False)
 
 
-def create_engine(url: str, **kwargs) -> AsyncEngine:
+def create_engine(url: str, *, foreign_keys: bool = True, **kwargs) -> AsyncEngine:
+    """`foreign_keys=False` is for migrations on SQLite only: rebuilding a table that others point at
+    (how SQLite alters a table) must not trip over the references; storage.migrate checks them after."""
     # Bound parameters hold case details; keep them out of error messages and so out of logs.
     kwargs.setdefault("hide_parameters", True)
     engine = create_async_engine(async_url(url), **kwargs)
     if engine.dialect.name == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(
+            engine.sync_engine, "connect", _sqlite_pragmas if foreign_keys else _sqlite_pragmas_no_fk
+        )
         event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
     return engine
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
+def _sqlite_pragmas_no_fk(dbapi_conn, record) -> None:
+    _sqlite_pragmas(dbapi_conn, record, foreign_keys=False)
+
+
+def _sqlite_pragmas(dbapi_conn, _record, foreign_keys: bool = True) -> None:
     # WAL lets the playground read while the scheduler writes; foreign keys are off by default.
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
     cur.execute("PRAGMA busy_timeout=5000")
     cur.close()
     # Let SQLAlchemy, not the driver, decide when transactions begin (see _sqlite_begin_immediate).

@@ -8,7 +8,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
-from storage.db import Database
+from storage.db import Database, create_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 0x4D49475241  # "MIGRA": any constant shared by every process
@@ -38,11 +38,29 @@ def _current(connection) -> str | None:
 
 async def upgrade(db: Database, target: str = "head") -> None:
     """Apply the migrations up to `target` ("head", or a revision such as "0003" for tests)."""
+    if db.dialect == "sqlite":
+        await _upgrade_sqlite(db, target)
+        return
     async with db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            # The second process waits here, then finds nothing left to do.
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+        # The second process waits here, then finds nothing left to do.
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
         await conn.run_sync(_upgrade, target)
+
+
+async def _upgrade_sqlite(db: Database, target: str) -> None:
+    """SQLite alters a table by copying it, which references from other tables would refuse: migrate
+    with foreign keys off (they can only be switched outside a transaction, so on a connection of
+    its own), then check every reference before committing."""
+    engine = create_engine(db.url, foreign_keys=False)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_upgrade, target)
+            broken = (await conn.execute(text("PRAGMA foreign_key_check"))).all()
+            if broken:
+                tables = sorted({row[0] for row in broken})
+                raise RuntimeError(f"migration left broken references in: {', '.join(tables)}")
+    finally:
+        await engine.dispose()
 
 
 async def current_revision(db: Database) -> str | None:

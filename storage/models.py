@@ -48,25 +48,53 @@ class PersonIdentity(SQLModel, table=True):
     external_id: str = Field(max_length=200)
 
 
+class Series(SQLModel, table=True):
+    """The discussions of one case: first, further and final. One open series per case per council."""
+
+    __table_args__ = (
+        # A second "first discussion" for a case with an open series fails here, even in a race.
+        Index(
+            "ux_series_open_case",
+            "council",
+            "case_ref",
+            unique=True,
+            postgresql_where=text("closed_at IS NULL"),
+            sqlite_where=text("closed_at IS NULL"),
+        ),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    council: str = Field(default="", max_length=40)
+    case_ref: str = Field(max_length=64, index=True)
+    opened_at: datetime = _now()
+    closed_at: datetime | None = _ts(default=None)
+    icpc_held_on: date | None = None  # the initial child protection conference, when held
+    icpc_not_required: bool = False  # the enquiry ended without the need for a conference
+    icpc_recorded_by_id: int | None = Field(default=None, foreign_key="person.id")
+    icpc_recorded_at: datetime | None = _ts(default=None)
+
+
 class Discussion(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
+    series_id: int = Field(foreign_key="series.id", index=True)
     case_ref: str = Field(max_length=64, index=True)
-    number: int = 1  # 1 = first; reconvened discussions count up
+    number: int = 1  # 1 = first; further discussions count up
     is_final: bool = False
     previous_id: int | None = Field(default=None, foreign_key="discussion.id")
-    state: str = Field(default="convened", max_length=20, index=True)
+    state: str = Field(default="convened", max_length=20, index=True)  # dialogs.lifecycle.State
     stage: str = Field(default="concern", max_length=40)
     category: str = Field(max_length=40)
     concern: str = _text()
     immediate_risk: bool = False
-    possible_injury: bool = False
-    medical_implications: bool = False
-    hospital_involvement: bool = False
-    inpatient: bool = False
-    complex_case: bool = False
+    # The circumstances that decide who else must take part; None until answered.
+    possible_injury: bool | None = None
+    medical_implications: bool | None = None
+    hospital_involvement: bool | None = None
+    inpatient: bool | None = None
+    complex_case: bool | None = None
     referring_agency: str = Field(default="other", max_length=40)
-    out_of_hours: bool = False
-    out_of_hours_detected: bool = False
+    out_of_hours: bool = False  # the meeting's hours, as worked out or as the chair overrode them
+    out_of_hours_detected: bool = False  # worked out from the meeting's time and the council's hours
+    out_of_hours_reason: str | None = _text(default=None)  # why the chair overrode it
     format: str = Field(default="meeting", max_length=20)  # meeting | call | series_of_calls
     convened_by_id: int = Field(foreign_key="person.id")
     chair_id: int = Field(foreign_key="person.id")
@@ -74,8 +102,11 @@ class Discussion(SQLModel, table=True):
     proposed_at: datetime = _ts()
     meeting_due_at: datetime = _ts()
     late_reason: str | None = _text(default=None)
-    held_on: date | None = None
+    started_at: datetime | None = _ts(default=None)
+    held_on: date | None = None  # the local date it started
     monitoring: str | None = _text(default=None)  # who monitors progress, and how
+    closed_at: datetime | None = _ts(default=None)
+    closed_reason: str | None = _text(default=None)
     nation: str = Field(default="england-and-wales", max_length=20)
     updated_at: datetime = _now()
 
@@ -95,6 +126,7 @@ class Participant(SQLModel, table=True):
     directions: str | None = _text(default=None)  # police manager's directions when not attending
     invited_at: datetime = _now()
     responded_at: datetime | None = _ts(default=None)
+    version: int = 1  # forms carry it: a stale one is refused (see storage.versions)
 
 
 class Contribution(SQLModel, table=True):
@@ -108,6 +140,7 @@ class Contribution(SQLModel, table=True):
     entered_by_id: int | None = Field(default=None, foreign_key="person.id")
     created_at: datetime = _now()
     edited_at: datetime | None = _ts(default=None)
+    version: int = 1
 
 
 class Decision(SQLModel, table=True):
@@ -122,6 +155,12 @@ class Decision(SQLModel, table=True):
     refer_again_when: str | None = _text(default=None)
     decided_by_id: int = Field(foreign_key="person.id")
     decided_at: datetime = _now()
+    # Decided without the quorum or a role the case called for: what was missing and the chair's reason.
+    override_unmet: str | None = _text(default=None)
+    override_reason: str | None = _text(default=None)
+    override_reviewed_by_id: int | None = Field(default=None, foreign_key="person.id")
+    override_reviewed_at: datetime | None = _ts(default=None)
+    version: int = 1
 
 
 class Plan(SQLModel, table=True):
@@ -132,9 +171,10 @@ class Plan(SQLModel, table=True):
     criminal_investigation: str | None = _text(default=None)
     tell_parents: bool | None = None
     tell_parents_how: str | None = _text(default=None)  # what, when, how and by whom; or why not
-    icpc_on: date | None = None
+    icpc_on: date | None = None  # the conference date planned; the date held is on the series
     icpc_late_reason: str | None = _text(default=None)
     updated_at: datetime = _now()
+    version: int = 1
 
 
 class PlanItem(SQLModel, table=True):
@@ -156,6 +196,21 @@ class Action(SQLModel, table=True):
     due_on: date
     status: str = Field(default="open", max_length=20)  # open | done | cancelled
     created_at: datetime = _now()
+    done_at: datetime | None = _ts(default=None)
+    done_by_id: int | None = Field(default=None, foreign_key="person.id")
+
+
+class OutcomeTold(SQLModel, table=True):
+    """The chair's record that an agency was told the outcome another way than by the bot."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    discussion_id: int = Field(foreign_key="discussion.id", index=True)
+    agency: str = Field(max_length=40)
+    told_by: str = Field(max_length=200)  # who told them (often someone the directory does not hold)
+    how: str = Field(max_length=20)  # phone | email | secure_email | letter | in_person | other
+    told_at: datetime = _ts()
+    recorded_by_id: int = Field(foreign_key="person.id")
+    recorded_at: datetime = _now()
 
 
 class DueItem(SQLModel, table=True):
@@ -173,7 +228,7 @@ class DueItem(SQLModel, table=True):
     )
     id: int | None = Field(default=None, primary_key=True)
     discussion_id: int = Field(foreign_key="discussion.id", index=True)
-    kind: str = Field(max_length=40)  # meeting | record_circulation | icpc | action | ...
+    kind: str = Field(max_length=40)  # dialogs.lifecycle.DueKind
     subject: str = Field(default="", max_length=60)  # e.g. the action id
     recipient_id: int | None = Field(default=None, foreign_key="person.id")
     due_at: datetime = _ts()
@@ -181,9 +236,11 @@ class DueItem(SQLModel, table=True):
     morning_at: datetime | None = _ts(default=None)
     escalate_at: datetime | None = _ts(default=None)
     next_at: datetime | None = _ts(default=None)
-    state: str = Field(default="open", max_length=20)  # open | done | cancelled
+    state: str = Field(default="open", max_length=20)  # dialogs.lifecycle.DueState
     stage: str = Field(default="pending", max_length=20)  # pending | reminded | due_day | escalated
-    missed_reason: str | None = _text(default=None)
+    reason: str | None = _text(default=None)  # the chair's: why it is late, missed, or closed
+    ended_at: datetime | None = _ts(default=None)  # when the act that ended it happened
+    ended_by: str | None = Field(default=None, max_length=200)  # that act, in words
     claimed_by: str | None = Field(default=None, max_length=80)
     claim_expires_at: datetime | None = _ts(default=None)
     snoozed_until: datetime | None = _ts(default=None)  # reminders before then are held back

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from dialogs.engine import Dialogs
-from dialogs.model import Actor, Card, TargetKind, Turn, TurnKind
+from dialogs.model import Actor, Card, Result, TargetKind, Turn, TurnKind
 from dialogs.procedure import load_procedure
 from storage.models import Person
 
@@ -35,11 +35,13 @@ class Driver:
     dialogs: Dialogs
     clock: Clock
     actors: dict[str, Actor] = field(default_factory=dict)
+    result: Result = field(default_factory=Result)  # the last turn's whole result
 
     async def turn(self, who: str, kind: TurnKind, name: str = "", value: str = "", **kw) -> list[Card]:
-        return await self.dialogs.handle(
+        self.result = await self.dialogs.handle(
             Turn(actor=self.actors[who], kind=kind, name=name, value=value, **kw)
         )
+        return list(self.result.cards)
 
     async def command(self, who, name, value=""):
         return await self.turn(who, TurnKind.COMMAND, name, value)
@@ -49,6 +51,11 @@ class Driver:
 
     async def submit(self, who, form, context, **fields):
         return await self.turn(who, TurnKind.FORM, form, str(context), fields=fields)
+
+    async def fill(self, who, action, value, **fields):
+        """Press the button that opens a form, then send the form as shown (its context and version)."""
+        form = form_of(await self.press(who, action, value))
+        return await self.submit(who, form.id, form.context, **fields)
 
     async def reply(self, who, discussion_id, text, event_id=None):
         return await self.turn(who, TurnKind.REPLY, discussion_id=discussion_id, text=text, event_id=event_id)

@@ -4,10 +4,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from dialogs.deadlines import refresh_due_items
+from dialogs.deadlines import refresh_series
 from dialogs.model import Card, Target, TargetKind
 from dialogs.procedure import Procedure, load_procedure
-from storage.models import Discussion, DueItem, Participant, Person
+from storage.models import Discussion, DueItem, Participant, Person, Series
 
 TZ = "Europe/London"
 NATION = "england-and-wales"
@@ -45,9 +45,16 @@ async def discussion(
     proposed_at: datetime | None = None,
     case_ref: str = "CR-1001",
     out_of_hours: bool = False,
+    series_id: int | None = None,
     **kw,
 ) -> Discussion:
+    if series_id is None:
+        series = Series(case_ref=case_ref, opened_at=convened_at)
+        session.add(series)
+        await session.flush()
+        series_id = series.id
     d = Discussion(
+        series_id=series_id,
         case_ref=case_ref,
         category="physical",
         concern=CONCERN,
@@ -81,7 +88,7 @@ async def invite(session, d: Discussion, p: Person, *, invited_at: datetime, sta
 
 
 async def refresh(session, d: Discussion, now: datetime, procedure: Procedure = PROCEDURE) -> None:
-    await refresh_due_items(session, procedure, d, nation=NATION, tz=TZ, now=now)
+    await refresh_series(session, procedure, d, nation=NATION, tz=TZ, now=now)
 
 
 async def items(session, d: Discussion) -> dict[tuple[str, str], DueItem]:

@@ -2,9 +2,18 @@
 
 from datetime import date, datetime, timedelta
 
-from dialogs import deadlines
-from storage.models import Action, Circulation, Decision, Discussion, DueItem, Plan, RecordVersion
-from storage.types import utcnow
+from dialogs import moments
+from storage.models import (
+    Action,
+    Circulation,
+    Decision,
+    Discussion,
+    DueItem,
+    OutcomeTold,
+    Plan,
+    RecordVersion,
+    Series,
+)
 from tests.reminder_fixtures import PROCEDURE, discussion, invite, items, london, refresh, team
 
 
@@ -68,9 +77,9 @@ async def test_answers_end_invitations_and_quorum_and_a_decline_reopens_it(db):
         police.status, health.status = "accepted", "by_phone"
         await refresh(s, d, later)
         got = await items(s, d)
-        assert got["quorum", ""].state == "done" and got["quorum", ""].next_at is None
-        assert got["invitation", str(police.id)].state == "done"
-        assert got["invitation", str(health.id)].state == "done"
+        assert got["quorum", ""].state == "met" and got["quorum", ""].next_at is None
+        assert got["invitation", str(police.id)].state == "met"
+        assert got["invitation", str(health.id)].state == "met"
         assert got["meeting", ""].state == "open"
     async with db.session() as s:
         health, d = await s.get(type(health), health.id), await s.get(Discussion, d.id)
@@ -79,7 +88,7 @@ async def test_answers_end_invitations_and_quorum_and_a_decline_reopens_it(db):
         got = await items(s, d)
         assert got["quorum", ""].state == "open"  # health is needed for the in-hours quorum
         assert got["quorum", ""].next_at == london(2026, 3, 10, 13, 30)
-        assert got["invitation", str(health.id)].state == "done"  # declining is an answer
+        assert got["invitation", str(health.id)].state == "met"  # declining is an answer
 
 
 async def test_out_of_hours_quorum_counts_the_referring_agency(db):
@@ -92,7 +101,7 @@ async def test_out_of_hours_quorum_counts_the_referring_agency(db):
         assert (await items(s, d))["quorum", ""].state == "open"  # referring agency (health) not there yet
         await invite(s, d, t.health, invited_at=now, status="by_phone")
         await refresh(s, d, now)
-        assert (await items(s, d))["quorum", ""].state == "done"
+        assert (await items(s, d))["quorum", ""].state == "met"
 
 
 async def test_held_discussion_record_due_end_of_next_working_day_in_local_time(db):
@@ -102,13 +111,24 @@ async def test_held_discussion_record_due_end_of_next_working_day_in_local_time(
         d = await discussion(s, chair=t.chair, convened_at=convened)
         police = await invite(s, d, t.police, invited_at=convened)
         await refresh(s, d, convened)
-        d.held_on, d.state = date(2026, 3, 27), "in_discussion"  # Friday, GMT
+        d.state, d.started_at = "in_progress", london(2026, 3, 27, 9, 30)  # Friday, GMT
+        d.held_on = date(2026, 3, 27)
         now = london(2026, 3, 27, 15, 0)
         await refresh(s, d, now)
         got = await items(s, d)
-    assert got["meeting", ""].state == "done"
-    assert got["quorum", ""].state == "done"
-    assert got["invitation", str(police.id)].state == "cancelled"  # never answered; the meeting went ahead
+    meeting = got["meeting", ""]
+    assert (meeting.state, meeting.ended_at, meeting.ended_by) == (
+        "met",
+        london(2026, 3, 27, 9, 30),
+        "the discussion started",
+    )
+    # The chases end with the bot's reason: the meeting went ahead without them.
+    assert (got["quorum", ""].state, got["quorum", ""].ended_by) == (
+        "missed",
+        "the discussion started without the quorum",
+    )
+    invitation = got["invitation", str(police.id)]
+    assert (invitation.state, invitation.ended_by) == ("missed", "not answered before the discussion started")
     record = got["record_circulation", ""]
     # Monday 30 March, the first working day after; British Summer Time began on Sunday 29th.
     assert (
@@ -159,31 +179,48 @@ async def test_s47_brings_conference_further_and_final_discussions(db):
         await s.flush()
         await refresh(s, d, london(2026, 3, 5, 12, 0))
         got = await items(s, d)
-        assert got["icpc", ""].state == "done"
+        assert got["icpc", ""].state == "open"  # planning the conference is not holding it
         final = got["final_discussion", ""]
         assert (final.state, final.due_at) == ("open", london(2026, 3, 20, 23, 59, 59))
 
         further = Discussion(**_copy(d), number=2, previous_id=d.id, convened_at=london(2026, 3, 10, 9, 0))
         s.add(further)
         await s.flush()
-        await refresh(
-            s, further, london(2026, 3, 10, 9, 0)
-        )  # the engine refreshes the new one: and its parents
+        await refresh(s, further, london(2026, 3, 10, 9, 0))  # the engine refreshes the whole series
+        assert (await items(s, d))["further_discussion", ""].state == "open"  # convened is not held
+        further.started_at, further.held_on, further.state = (
+            london(2026, 3, 11, 10, 0),
+            date(2026, 3, 11),
+            "in_progress",
+        )
+        await refresh(s, further, london(2026, 3, 11, 10, 0))
         got = await items(s, d)
-        assert got["further_discussion", ""].state == "done"
+        assert (got["further_discussion", ""].state, got["further_discussion", ""].ended_by) == (
+            "met",
+            "discussion 2 was held",
+        )
         assert got["final_discussion", ""].state == "open"  # the second is not the final one
 
         final_d = Discussion(
             **_copy(d), number=3, previous_id=further.id, is_final=True, convened_at=london(2026, 3, 18, 9, 0)
         )
+        final_d.started_at, final_d.held_on = london(2026, 3, 18, 10, 0), date(2026, 3, 18)
         s.add(final_d)
         await s.flush()
-        await refresh(s, final_d, london(2026, 3, 18, 9, 0))
-        assert (await items(s, d))["final_discussion", ""].state == "done"
+        await refresh(s, final_d, london(2026, 3, 18, 10, 0))
+        assert (await items(s, d))["final_discussion", ""].state == "met"
+        assert (await items(s, final_d)).keys() >= {("meeting", ""), ("record_circulation", "")}
+
+        # Held on its due date: met; the series' conference lives on its first S47 discussion.
+        series = await s.get(Series, d.series_id)
+        series.icpc_held_on = date(2026, 3, 23)
+        await refresh(s, final_d, london(2026, 3, 24, 10, 0))
+        icpc = (await items(s, d))["icpc", ""]
+        assert (icpc.state, icpc.ended_at) == ("met", london(2026, 3, 23))
 
 
 def _copy(d: Discussion) -> dict:
-    keep = ("case_ref", "category", "concern", "convened_by_id", "chair_id", "referring_agency")
+    keep = ("series_id", "case_ref", "category", "concern", "convened_by_id", "chair_id", "referring_agency")
     return {k: getattr(d, k) for k in keep} | {
         "proposed_at": d.proposed_at,
         "meeting_due_at": d.meeting_due_at,
@@ -211,10 +248,13 @@ async def test_single_assessment_reconvene_date(db):
         assert got["reconvene", ""].due_at == london(2026, 5, 20, 23, 59, 59)
         assert ("icpc", "") not in got and ("further_discussion", "") not in got
         again = Discussion(**_copy(d), number=2, previous_id=d.id, convened_at=london(2026, 5, 19, 9, 0))
+        again.started_at, again.held_on = london(2026, 5, 21, 10, 0), date(2026, 5, 21)
         s.add(again)
         await s.flush()
-        await refresh(s, again, london(2026, 5, 19, 9, 0))
-        assert (await items(s, d))["reconvene", ""].state == "done"
+        await refresh(s, again, london(2026, 5, 21, 10, 0))
+        reconvene = (await items(s, d))["reconvene", ""]
+        # Held the day after the date the chair set: late, and a statutory deadline needs the reason.
+        assert (reconvene.state, reconvene.ended_at) == ("late", london(2026, 5, 21, 10, 0))
 
 
 async def test_actions_follow_their_due_date_owner_and_status(db):
@@ -222,7 +262,7 @@ async def test_actions_follow_their_due_date_owner_and_status(db):
     async with db.session() as s:
         t = await team(s)
         d = await discussion(s, chair=t.chair, convened_at=london(2026, 3, 19, 10, 0))
-        d.held_on, d.state = date(2026, 3, 19), "planned"
+        d.held_on, d.state = date(2026, 3, 19), "decided"
         a = Action(
             discussion_id=d.id,
             description="visit",
@@ -263,17 +303,18 @@ async def test_actions_follow_their_due_date_owner_and_status(db):
             "pending",
             moved.remind_at,
         )
-        assert got["action", str(b.id)].state == "cancelled"
-        a.status = "done"
+        assert got["action", str(b.id)].state == "withdrawn"  # cancelled before it mattered
+        a.status, a.done_at = "done", now
         await refresh(s, d, now)
-        assert (await items(s, d))["action", str(a.id)].state == "done"
+        done = (await items(s, d))["action", str(a.id)]
+        assert (done.state, done.ended_at, done.ended_by) == ("met", now, "marked done")
 
 
 async def test_october_clock_change_morning_and_lead_reminders(db):
     async with db.session() as s:
         t = await team(s)
         d = await discussion(s, chair=t.chair, convened_at=london(2026, 10, 20, 10, 0))
-        d.held_on, d.state = date(2026, 10, 20), "planned"
+        d.held_on, d.state = date(2026, 10, 20), "decided"
         sunday = Action(
             discussion_id=d.id,
             description="x",
@@ -305,25 +346,46 @@ async def test_circulation_ends_record_items_and_asks_for_acknowledgements(db):
     async with db.session() as s:
         t = await team(s)
         d = await discussion(s, chair=t.chair, convened_at=london(2026, 3, 30, 10, 0))
-        d.held_on, d.state = date(2026, 3, 30), "signed_off"
+        d.held_on, d.state = date(2026, 3, 30), "decided"
+        await invite(s, d, t.police, invited_at=london(2026, 3, 30, 9, 0), status="accepted")
+        await invite(s, d, t.health, invited_at=london(2026, 3, 30, 9, 0))  # never came
         await refresh(s, d, london(2026, 3, 30, 15, 0))
+        sent = london(2026, 3, 31, 10, 0)
         record = RecordVersion(
-            discussion_id=d.id, version=1, body="...", signed_off_by_id=t.chair.id, signed_off_at=utcnow()
+            discussion_id=d.id, version=1, body="...", signed_off_by_id=t.chair.id, signed_off_at=sent
         )
         s.add(record)
         await s.flush()
-        sent = london(2026, 3, 31, 10, 0)
         to_police = Circulation(record_id=record.id, person_id=t.police.id, kind="record", sent_at=sent)
         to_health = Circulation(
             record_id=record.id, person_id=t.health.id, kind="outcome_notification", sent_at=sent
         )
         s.add_all([to_police, to_health])
-        d.state = "circulated"
+        d.state = "signed_off"
         await s.flush()
         await refresh(s, d, sent)
         got = await items(s, d)
-        assert got["record_circulation", ""].state == "done"
-        assert got["outcome_notification", ""].state == "done"
+        assert got["record_circulation", ""].state == "met"
+        # Health was sent the outcome; the referring school, which nobody invited, is still to be told.
+        assert got["outcome_notification", ""].state == "open"
+        told = london(2026, 3, 31, 11, 0)
+        s.add(
+            OutcomeTold(
+                discussion_id=d.id,
+                agency="education",
+                told_by="The chair",
+                how="phone",
+                told_at=told,
+                recorded_by_id=t.chair.id,
+            )
+        )
+        await s.flush()
+        await refresh(s, d, told)
+        got = await items(s, d)
+        assert (got["outcome_notification", ""].state, got["outcome_notification", ""].ended_at) == (
+            "met",
+            told,
+        )
         ack = got["acknowledgement", str(to_police.id)]
         assert (ack.state, ack.recipient_id, ack.due_at) == (
             "open",
@@ -333,22 +395,18 @@ async def test_circulation_ends_record_items_and_asks_for_acknowledgements(db):
         to_police.acknowledged_at = sent + timedelta(hours=1)
         await refresh(s, d, sent + timedelta(hours=1))
         got = await items(s, d)
-        assert got["acknowledgement", str(to_police.id)].state == "done"
+        assert got["acknowledgement", str(to_police.id)].state == "met"
         assert got["acknowledgement", str(to_health.id)].state == "open"
 
 
-async def test_abandoned_discussion_cancels_its_meeting_items(db):
+async def test_a_closed_discussion_starts_no_deadline(db):
     now = london(2026, 3, 10, 10, 0)
     async with db.session() as s:
         t = await team(s)
         d = await discussion(s, chair=t.chair, convened_at=now)
-        await invite(s, d, t.police, invited_at=now)
-        await refresh(s, d, now)
-        d.state = "closed"
+        d.state, d.held_on = "closed_with_reason", date(2026, 3, 10)
         await refresh(s, d, now + timedelta(hours=1))
-        got = await items(s, d)
-    assert {i.state for i in got.values()} == {"cancelled"}
-    assert all(i.next_at is None for i in got.values())
+        assert await items(s, d) == {}  # held, yet closed: no record or outcome deadline starts
 
 
 async def test_refreshing_again_changes_nothing(db):
@@ -373,8 +431,8 @@ async def test_refreshing_again_changes_nothing(db):
     async with db.session() as s:
         await refresh(s, await s.get(Discussion, d.id), now + timedelta(hours=3))
         after = {k: _row(i) for k, i in (await items(s, d)).items()}
-    # Held already when first seen: no meeting items, but the record, outcome, ICPC and further discussion.
-    assert after == before and len(before) == 4
+    # Held already when first seen: the meeting met, the record, outcome, ICPC and further discussion.
+    assert after == before and len(before) == 5
 
 
 def _row(item: DueItem) -> tuple:
@@ -396,7 +454,7 @@ def _row(item: DueItem) -> tuple:
 def _item(**kw) -> DueItem:
     due = london(2026, 3, 30, 23, 59, 59)
     item = DueItem(discussion_id=1, kind="record_circulation", due_at=due)
-    deadlines.plan(item, due, PROCEDURE.reminders, tz="Europe/London", now=london(2026, 3, 27, 12, 0))
+    moments.plan(item, due, PROCEDURE.reminders, tz="Europe/London", now=london(2026, 3, 27, 12, 0))
     for k, v in kw.items():
         setattr(item, k, v)
     return item
@@ -408,7 +466,7 @@ def test_step_sends_each_moment_once_in_order():
     for hour in range(0, 24 * 5):
         now = london(2026, 3, 28, 0, 0) + timedelta(hours=hour)
         if item.next_at is not None and item.next_at <= now:
-            step = deadlines.step(item, now)
+            step = moments.step(item, now)
             sent += [stage for _, stage in step.send]
             item.stage, item.next_at, item.snoozed_until = step.stage, step.next_at, step.snoozed_until
     assert sent == ["reminded", "due_day", "overdue", "escalated"]
@@ -417,7 +475,7 @@ def test_step_sends_each_moment_once_in_order():
 
 def test_step_after_a_long_pause_sends_the_deadline_and_escalation_not_stale_reminders():
     item = _item()
-    step = deadlines.step(item, london(2026, 3, 31, 9, 0))
+    step = moments.step(item, london(2026, 3, 31, 9, 0))
     assert [stage for _, stage in step.send] == ["overdue", "escalated"]
     assert [at for at, _ in step.send] == [item.due_at, item.escalate_at]
     assert (step.stage, step.next_at) == ("escalated", None)
@@ -425,12 +483,50 @@ def test_step_after_a_long_pause_sends_the_deadline_and_escalation_not_stale_rem
 
 def test_step_holds_reminders_back_while_snoozed_then_reminds_once():
     item = _item(stage="reminded", snoozed_until=london(2026, 3, 30, 10, 0))
-    item.next_at = deadlines.next_moment(item)
+    item.next_at = moments.next_moment(item)
     assert item.next_at == item.morning_at  # the morning moment still comes round...
-    step = deadlines.step(item, item.morning_at)
+    step = moments.step(item, item.morning_at)
     assert step.send == () and step.repeat_at is None  # ...but sends nothing while snoozed
     assert (step.stage, step.next_at) == ("due_day", london(2026, 3, 30, 10, 0))
     item.stage, item.next_at, item.snoozed_until = step.stage, step.next_at, step.snoozed_until
-    step = deadlines.step(item, london(2026, 3, 30, 10, 0))
+    step = moments.step(item, london(2026, 3, 30, 10, 0))
     assert step.send == () and step.repeat_at == london(2026, 3, 30, 10, 0)
     assert (step.snoozed_until, step.next_at) == (None, item.due_at)
+
+
+async def _s47_twice(s, procedure) -> tuple[Discussion, Discussion]:
+    """Discussion 1 decides S47 on Mon 2 March; discussion 2 decides it again on Mon 9 March."""
+    t = await team(s)
+    first = await discussion(s, chair=t.chair, convened_at=london(2026, 3, 1, 10, 0))
+    first.held_on, first.state = date(2026, 3, 2), "signed_off"
+    second = Discussion(**_copy(first), number=2, previous_id=first.id, convened_at=london(2026, 3, 6, 9, 0))
+    second.held_on, second.state = date(2026, 3, 9), "decided"
+    s.add(second)
+    await s.flush()
+    for d in (first, second):
+        s.add(
+            Decision(
+                discussion_id=d.id, outcome="s47_joint", reasons="r", risks="k", decided_by_id=t.chair.id
+            )
+        )
+    await s.flush()
+    await refresh(s, second, london(2026, 3, 9, 12, 0), procedure)
+    return first, second
+
+
+async def test_a_further_discussion_that_decides_s47_again_does_not_restart_the_conference_clock(db):
+    async with db.session() as s:
+        first, second = await _s47_twice(s, PROCEDURE)
+        # One conference per series, counted from the first discussion that decided S47 (2 March).
+        assert (await items(s, first))["icpc", ""].due_at == london(2026, 3, 23, 23, 59, 59)
+        assert ("icpc", "") not in await items(s, second)
+
+
+async def test_a_council_can_count_the_conference_from_the_last_discussion_that_decided_s47(db):
+    last = PROCEDURE.model_copy(
+        update={"timescales": PROCEDURE.timescales.model_copy(update={"icpc_counted_from": "last"})}
+    )
+    async with db.session() as s:
+        first, _ = await _s47_twice(s, last)
+        # 15 working days from Monday 9 March: Monday 30 March.
+        assert (await items(s, first))["icpc", ""].due_at == london(2026, 3, 30, 23, 59, 59)

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from dialogs.model import TargetKind, TurnKind
 from dialogs.procedure import load_procedure
-from storage.models import Contribution, Discussion, Participant, RecordVersion
+from storage.models import AuditEvent, Contribution, Discussion, Participant, RecordVersion
 from tests.engine_helpers import errors, form_of, make_driver, one
 
 CONVENE = dict(
@@ -14,13 +14,12 @@ CONVENE = dict(
     category="physical",
     concern="Bruising to the upper arm seen at school.",
     immediate_risk="no",
-    possible_injury="yes",
-    medical_implications="no",
-    hospital_involvement="no",
-    inpatient="no",
-    complex_case="no",
+    c_possible_injury="yes",
+    c_medical_implications="no",
+    c_hospital_involvement="no",
+    c_inpatient="no",
+    c_complex="no",
     referring_agency="education",
-    out_of_hours="no",
     format="meeting",
     proposed_date="2026-11-24",
     proposed_time="14:00",
@@ -75,10 +74,10 @@ async def test_whole_discussion(db):
     assert "directions" in {
         i.id for i in form_of(await drv.press("police_manager", "decline", pm_value)).inputs
     }
-    bad = await drv.submit("police_manager", "decline", pm_value, reason="In court all day")
+    bad = await drv.fill("police_manager", "decline", pm_value, reason="In court all day")
     assert "directions" in errors(bad)
     assert form_of(bad).inputs[0].value == "In court all day"  # nothing typed is lost
-    cards = await drv.submit(
+    cards = await drv.fill(
         "police_manager",
         "decline",
         pm_value,
@@ -105,9 +104,9 @@ async def test_whole_discussion(db):
     await drv.reply("health", did, "Seen by the GP last month; no concerns noted.")
 
     assert "Only the chair" in one(await drv.press("police", "decide", did), TargetKind.EPHEMERAL).text
-    bad = await drv.submit("chair", "decide", did, outcome="s47_joint", reasons="", risks="Injury pattern")
+    bad = await drv.fill("chair", "decide", did, outcome="s47_joint", reasons="", risks="Injury pattern")
     assert set(errors(bad)) == {"reasons"}
-    await drv.submit(
+    await drv.fill(
         "chair",
         "decide",
         did,
@@ -119,9 +118,9 @@ async def test_whole_discussion(db):
     procedure = load_procedure()
     fields = answers(procedure)
     partial = {k: v for k, v in list(fields.items())[:5]}
-    cards = await drv.submit("chair", "plan", did, **partial)
+    cards = await drv.fill("chair", "plan", did, **partial)
     assert "Still to answer" in one(cards, TargetKind.EPHEMERAL).text
-    late = await drv.submit(
+    late = await drv.fill(
         "chair",
         "plan",
         did,
@@ -131,7 +130,7 @@ async def test_whole_discussion(db):
         **fields,
     )
     assert "icpc_late_reason" in errors(late)
-    cards = await drv.submit(
+    cards = await drv.fill(
         "chair",
         "plan",
         did,
@@ -140,7 +139,8 @@ async def test_whole_discussion(db):
         icpc_on="2026-12-14",
         **fields,
     )
-    assert dict(one(cards, TargetKind.MAIN_POST).facts)["State"] == "S47 plan agreed"
+    assert "The S47 plan is complete" in one(cards, TargetKind.EPHEMERAL).text
+    assert dict(one(cards, TargetKind.MAIN_POST).facts)["State"] == "decided"
 
     bad = await drv.submit(
         "chair",
@@ -165,7 +165,7 @@ async def test_whole_discussion(db):
     draft = one(review, TargetKind.EPHEMERAL)
     assert "Known to police" in draft.text and "not applicable: physical injury" in draft.text
     cards = await drv.submit(
-        "chair", "signoff", did, monitoring="Team manager reviews weekly in supervision."
+        "chair", "signoff", form_of(review).context, monitoring="Team manager reviews weekly in supervision."
     )
     dms = {c.target.person_id: c for c in cards if c.target.kind == TargetKind.DIRECT}
     assert set(dms) == {a["police"].person_id, a["health"].person_id, a["referrer"].person_id}
@@ -184,7 +184,7 @@ async def test_whole_discussion(db):
         record = (
             await s.execute(select(RecordVersion).where(RecordVersion.discussion_id == did))
         ).scalar_one()
-    assert d.state == "circulated" and d.held_on == date(2026, 11, 24)
+    assert d.state == "signed_off" and d.held_on == date(2026, 11, 24)
     for expected in (
         "Record of strategy discussion: LL-204511",
         "Quorum: met",
@@ -227,14 +227,12 @@ async def test_phone_contribution_and_correction_are_attributed_and_audited(db):
     did, _ = await convene(drv)
     await drv.submit("chair", "invite", did, people=[str(drv.actors["health"].person_id)])
     await drv.press("chair", "start", did)
-    cards = await drv.submit(
-        "chair",
-        "phone",
-        did,
-        person=str(drv.actors["health"].person_id),
-        stage="information",
-        text="Health visitor: missed two appointments.",
-    )
+    health = f"{drv.actors['health'].person_id}.1"
+    fields = dict(person=health, stage="information", text="Health visitor: missed two appointments.")
+    # Attendance is frozen once started: a change needs the reason, and nothing typed is lost.
+    cards = await drv.fill("chair", "phone", did, **fields)
+    assert "why" in errors(cards) and form_of(cards).inputs[2].value == fields["text"]
+    cards = await drv.fill("chair", "phone", did, **fields, why="Joined by phone after the start")
     assert "by phone, entered by the chair" in one(cards, TargetKind.THREAD).text
     async with db.session() as s:
         c = (await s.execute(select(Contribution))).scalar_one()
@@ -245,11 +243,11 @@ async def test_phone_contribution_and_correction_are_attributed_and_audited(db):
         ).scalar_one()
     assert c.via == "phone_entered_by_chair" and c.entered_by_id == drv.actors["chair"].person_id
     assert part.status == "by_phone"
-    await drv.submit(
+    await drv.fill(
         "chair",
         "correct",
         did,
-        contribution=str(c.id),
+        contribution=f"{c.id}.{c.version}",
         stage="immediate_protection",
         text="",
         why="Belongs to immediate protection",
@@ -259,7 +257,16 @@ async def test_phone_contribution_and_correction_are_attributed_and_audited(db):
         from storage import audit
 
         assert (await audit.verify(s)).ok
+        corrected = (
+            await s.execute(select(AuditEvent.detail).where(AuditEvent.action == "attendance.corrected"))
+        ).scalar_one()
     assert c.stage == "immediate_protection" and c.text.startswith("Health visitor")
+    assert corrected == {
+        "person_id": drv.actors["health"].person_id,
+        "before": "invited",
+        "after": "by_phone",
+        "why": "Joined by phone after the start",
+    }
 
 
 async def test_double_click_acts_once(db):
@@ -272,8 +279,29 @@ async def test_double_click_acts_once(db):
     )
     first = await drv.dialogs.handle(turn)
     second = await drv.dialogs.handle(turn)
-    assert one(first, TargetKind.THREAD)
-    assert one(second, TargetKind.EPHEMERAL).text == "That was already done."
+    assert one(list(first.cards), TargetKind.THREAD) and first.changed and not first.duplicate
+    assert one(list(second.cards), TargetKind.EPHEMERAL).text == "That was already done."
+    assert second.duplicate and not second.changed
+
+
+async def test_a_press_that_changed_nothing_can_be_pressed_again(db):
+    """The engine, not the channel, keeps a button usable when pressing it changed nothing."""
+    drv = await make_driver(db)
+    did, _ = await convene(drv)
+    from dialogs.model import Turn, TurnKind
+
+    opens_a_form = Turn(
+        actor=drv.actors["chair"], kind=TurnKind.BUTTON, name="invite", value=str(did), event_id="tok-2"
+    )
+    for _ in range(2):
+        result = await drv.dialogs.handle(opens_a_form)
+        assert not result.changed and not result.duplicate and result.answers[0].form is not None
+    bad_form = Turn(
+        actor=drv.actors["chair"], kind=TurnKind.FORM, name="invite", value=str(did), event_id="tok-3"
+    )
+    for _ in range(2):  # sent back with its errors, twice: the same submission may be corrected and sent
+        result = await drv.dialogs.handle(bad_form)
+        assert not result.changed and not result.duplicate and "people" in errors(list(result.cards))
 
 
 async def test_single_assessment_needs_reconvene_date_and_reconvenes(db):
@@ -281,26 +309,21 @@ async def test_single_assessment_needs_reconvene_date_and_reconvenes(db):
     did, _ = await convene(drv)
     await drv.submit("chair", "invite", did, people=[str(drv.actors["police"].person_id)])
     await drv.press("chair", "start", did)
-    cards = await drv.submit("chair", "decide", did, outcome="single_assessment", reasons="r", risks="k")
+    decision = dict(outcome="single_assessment", reasons="r", risks="k", override_reason="Health unavailable")
+    cards = await drv.fill("chair", "decide", did, **decision)
     assert "reconvene_on" in errors(cards)
-    await drv.submit(
-        "chair", "decide", did, outcome="single_assessment", reasons="r", risks="k", reconvene_on="2026-12-10"
-    )
+    await drv.fill("chair", "decide", did, **decision, reconvene_on="2026-12-10")
     form = form_of(await drv.press("chair", "review", did))
-    assert {i.id for i in form.inputs} == {"monitoring", "unmet_reason", "notify_others"}
-    assert "Health" in next(i.label for i in form.inputs if i.id == "unmet_reason")
-    assert "Education" in next(i.label for i in form.inputs if i.id == "notify_others")
-    cards = await drv.submit(
-        "chair",
-        "signoff",
-        did,
-        monitoring="Chair",
-        unmet_reason="Health unavailable; urgent",
-        notify_others="Chair phones the school today",
+    assert {i.id for i in form.inputs} == {"monitoring", "notify_others"}
+    assert "Education and early years, Health." in next(
+        i.label for i in form.inputs if i.id == "notify_others"
     )
-    assert dict(one(cards, TargetKind.MAIN_POST).facts)["State"] == "record circulated"
-    # A reconvened discussion is held on the date the chair sets: ten days on needs no late reason.
     cards = await drv.submit(
+        "chair", "signoff", form.context, monitoring="Chair", notify_others="Chair phones them today"
+    )
+    assert dict(one(cards, TargetKind.MAIN_POST).facts)["State"] == "record signed off and circulated"
+    # A further discussion is held on the date the chair sets: ten days on needs no late reason.
+    cards = await drv.fill(
         "chair",
         "reconvene",
         did,
@@ -379,13 +402,22 @@ async def test_close_stops_the_discussion_and_needs_a_reason(db):
 
     drv = await make_driver(db)
     did, _ = await convene(drv)
-    assert "reason" in errors(await drv.submit("chair", "close", did, reason=""))
-    cards = await drv.submit("chair", "close", did, reason="Convened in error")
-    assert dict(one(cards, TargetKind.MAIN_POST).facts)["State"] == "closed"
-    assert "already closed" in one(await drv.press("chair", "close", did), TargetKind.EPHEMERAL).text
+    form = form_of(await drv.press("chair", "close", did))
+    meeting = next(i for i in form.inputs if i.id.startswith("reason_"))
+    assert meeting.label.startswith("Still open: Strategy discussion to be held") and meeting.required
+    assert set(errors(await drv.submit("chair", "close", form.context, reason=""))) == {"reason", meeting.id}
+    cards = await drv.submit(
+        "chair", "close", form.context, reason="Convened in error", **{meeting.id: "Not needed: in error"}
+    )
+    assert dict(one(cards, TargetKind.MAIN_POST).facts)["State"] == "closed with reason"
+    refused = one(await drv.press("chair", "close", did), TargetKind.EPHEMERAL).text
+    assert refused.startswith("You cannot close the discussion now: the discussion about LL-204511 is closed")
     async with db.session() as s:
-        open_items = (await s.execute(select(DueItem).where(DueItem.state == "open"))).scalars().all()
-    assert open_items == []
+        items = (await s.execute(select(DueItem).where(DueItem.discussion_id == did))).scalars().all()
+    assert {(i.kind, i.state, i.reason) for i in items} == {
+        ("meeting", "closed", "Not needed: in error"),
+        ("quorum", "missed", None),
+    }
 
 
 async def test_missed_deadline_reason_is_the_chairs_and_joins_a_signed_record(db):
@@ -395,27 +427,23 @@ async def test_missed_deadline_reason_is_the_chairs_and_joins_a_signed_record(db
     did, _ = await convene(drv)
     await drv.submit("chair", "invite", did, people=[str(drv.actors["police"].person_id)])
     await drv.press("chair", "start", did)
-    await drv.submit(
-        "chair", "decide", did, outcome="no_s47", reasons="r", risks="k", alternative="Assessment"
+    await drv.fill(
+        "chair", "decide", did, outcome="no_s47", reasons="r", risks="k", alternative="A", override_reason="o"
     )
-    await drv.submit("chair", "signoff", did, monitoring="Chair", unmet_reason="u", notify_others="n")
+    review = form_of(await drv.press("chair", "review", did))
+    await drv.submit("chair", "signoff", review.context, monitoring="Chair", notify_others="n")
     async with db.session() as s:
-        # The police officer's own (unanswered invitation) item: theirs, but the reason is the chair's.
+        # Health and the school are still to be told the outcome: a deadline for the chair.
         item = (
-            (
-                await s.execute(
-                    select(DueItem).where(
-                        DueItem.discussion_id == did, DueItem.recipient_id == drv.actors["police"].person_id
-                    )
-                )
+            await s.execute(
+                select(DueItem).where(DueItem.discussion_id == did, DueItem.kind == "outcome_notification")
             )
-            .scalars()
-            .first()
-        )
+        ).scalar_one()
+    assert item.state == "open"
     value = f"{did}:{item.id}"
     refused = await drv.turn("police", TurnKind.FORM, "due.missed_reason", value, fields={"reason": "x"})
     assert "Only the chair" in one(refused, TargetKind.EPHEMERAL).text
-    await drv.submit("chair", "due.missed_reason", value, reason="The police minutes came late")
+    await drv.fill("chair", "due.missed_reason", value, will="still", reason="The police minutes came late")
     async with db.session() as s:
         versions = (
             (

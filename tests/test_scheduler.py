@@ -13,7 +13,6 @@ import uuid
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from aiohttp import web
@@ -22,10 +21,11 @@ from sqlalchemy import func, insert, select
 from bot.delivery import Router
 from bot.scheduler import Scheduler
 from dialogs.cards_json import card_from_dict
+from dialogs.engine import Dialogs
 from dialogs.model import Actor, TargetKind, Turn, TurnKind
-from dialogs.reminders import advance_due_items, handle_due_turn, recipient_key
+from dialogs.reminders import advance_due_items, recipient_key
 from storage import claims, migrate, outbox
-from storage.models import AuditEvent, Decision, Discussion, DueItem, Outbox
+from storage.models import AuditEvent, Decision, Discussion, DueItem, Outbox, OutcomeTold, RecordVersion
 from storage.types import utcnow
 from tests.conftest import POSTGRES_URL, REPO, _pg, pg_database
 from tests.reminder_fixtures import (
@@ -139,7 +139,7 @@ async def test_morning_reminder_at_the_local_hour_across_the_october_clock_chang
     async with db.session() as s:
         t = await team(s)
         d = await discussion(s, chair=t.chair, convened_at=london(2026, 10, 20, 10, 0))
-        d.held_on, d.state = date(2026, 10, 20), "planned"
+        d.held_on, d.state = date(2026, 10, 20), "decided"
         from storage.models import Action
 
         s.add(
@@ -155,7 +155,7 @@ async def test_morning_reminder_at_the_local_hour_across_the_october_clock_chang
         await refresh(s, d, london(2026, 10, 21, 12, 0))
         for item in (await items(s, d)).values():  # only the action matters here
             if item.kind != "action":
-                item.state, item.next_at = "done", None
+                item.state, item.next_at = "met", None
     surface = RecordingSurface()
     await _ticks(
         _scheduler(db, surface),
@@ -189,7 +189,7 @@ async def test_a_process_that_was_down_catches_up_once_and_marks_it_late(db):
         rows = (await s.execute(select(Outbox).where(Outbox.kind == "reminder"))).scalars().all()
         assert len(rows) == 4 and all(r.late and r.status == "sent" for r in rows)
         audit = (await s.execute(select(AuditEvent).where(AuditEvent.actor == "system"))).scalars().all()
-        assert sorted(e.action for e in audit) == ["due.escalated", "due.missed"]
+        assert sorted(e.action for e in audit) == ["due.escalated", "due.overdue"]
         assert all(e.discussion_id == d.id and len(e.detail["items"]) == 2 for e in audit)
     again = await scheduler.tick(london(2026, 3, 31, 10, 30))
     assert (again.claimed, again.queued) == (0, 0)
@@ -301,9 +301,26 @@ async def test_an_item_closed_after_it_was_claimed_is_let_go_unsent(db):
             s, worker="w1", now=now, real_now=real, lease_until=real + timedelta(minutes=1), limit=10
         )
     assert len(ids) == 2
-    async with db.session() as s:  # meanwhile the engine circulates the record
+    async with db.session() as s:  # meanwhile the record is signed off and everyone is told the outcome
         circulated = await s.get(Discussion, d.id)
-        circulated.state = "circulated"
+        circulated.state = "signed_off"
+        s.add(
+            RecordVersion(
+                discussion_id=d.id, version=1, body="-", signed_off_by_id=t.chair.id, signed_off_at=now
+            )
+        )
+        for agency in ("education", "police", "health"):
+            s.add(
+                OutcomeTold(
+                    discussion_id=d.id,
+                    agency=agency,
+                    told_by="x",
+                    how="phone",
+                    told_at=now,
+                    recorded_by_id=t.chair.id,
+                )
+            )
+        await s.flush()
         await refresh(s, circulated, now)
     async with db.session() as s:
         queued = await advance_due_items(
@@ -312,7 +329,7 @@ async def test_an_item_closed_after_it_was_claimed_is_let_go_unsent(db):
     assert queued == 0
     async with db.session() as s:
         rows = (await s.execute(select(DueItem).where(DueItem.id.in_(ids)))).scalars().all()
-        assert {(r.state, r.claimed_by) for r in rows} == {("done", None)}
+        assert {(r.state, r.claimed_by) for r in rows} == {("met", None)}
         assert (await s.execute(select(Outbox))).first() is None
 
 
@@ -320,13 +337,19 @@ async def test_an_item_closed_after_it_was_claimed_is_let_go_unsent(db):
 
 
 def _engine(db, now):
-    return SimpleNamespace(db=db, procedure=PROCEDURE, tz=TZ, nation=NATION, now=lambda: now)
+    return Dialogs(db, PROCEDURE, nation=NATION, tz=TZ, now=lambda: now)
 
 
 def _turn(person, kind, name, item=None, **fields):
     value = f"{item.discussion_id}:{item.id}" if item is not None else ""
     actor = Actor(person_id=person.id, name=person.display_name, agency=person.agency, role=person.role)
     return Turn(actor=actor, kind=kind, name=name, value=value, fields=fields, channel="playground")
+
+
+async def _answer(engine, turn):
+    """The one card only the person acting sees."""
+    (card,) = (await engine.handle(turn)).answers
+    return card
 
 
 async def test_snooze_asks_a_reason_holds_reminders_back_and_is_audited(db):
@@ -336,10 +359,10 @@ async def test_snooze_asks_a_reason_holds_reminders_back_and_is_audited(db):
     now = london(2026, 3, 30, 8, 45)
     engine = _engine(db, now)
 
-    (refused,) = await handle_due_turn(engine, _turn(t.police, TurnKind.BUTTON, "due.snooze", record))
-    assert refused.title == "This reminder is for someone else" and refused.form is None
+    refused = await _answer(engine, _turn(t.police, TurnKind.BUTTON, "due.snooze", record))
+    assert refused.text.startswith("This reminder is for someone else") and refused.form is None
 
-    (form_card,) = await handle_due_turn(engine, _turn(t.chair, TurnKind.BUTTON, "due.snooze", record))
+    form_card = await _answer(engine, _turn(t.chair, TurnKind.BUTTON, "due.snooze", record))
     assert form_card.target.kind == TargetKind.EPHEMERAL and form_card.form.id == "due.snooze"
     assert form_card.form.context == f"{d.id}:{record.id}"
     assert [o.label for o in form_card.form.inputs[0].options] == [
@@ -349,19 +372,17 @@ async def test_snooze_asks_a_reason_holds_reminders_back_and_is_audited(db):
         "Tomorrow 09:00",
     ]
 
-    (again,) = await handle_due_turn(
-        engine, _turn(t.chair, TurnKind.FORM, "due.snooze", record, until="60", reason=" ")
-    )
+    again = await _answer(engine, _turn(t.chair, TurnKind.FORM, "due.snooze", record, until="60", reason=" "))
     assert again.form.inputs[1].error and again.form.inputs[0].value == "60"  # nothing entered is lost
 
-    (done,) = await handle_due_turn(
+    done = await _answer(
         engine,
         _turn(t.chair, TurnKind.FORM, "due.snooze", record, until="60", reason="in a strategy meeting"),
     )
     assert done.title == "Case CR-1001: reminder snoozed"
     async with db.session() as s:
         item = await s.get(DueItem, record.id)
-        assert item.snoozed_until == now + timedelta(hours=1)
+        assert item.snoozed_until == now + timedelta(hours=1) and item.state == "open"  # never an end
         entry = (await s.execute(select(AuditEvent).where(AuditEvent.action == "due.snoozed"))).scalar_one()
         assert entry.actor == f"person:{t.chair.id}" and entry.detail["reason"] == "in a strategy meeting"
 
@@ -382,66 +403,59 @@ async def test_snooze_until_tomorrow_morning_local_time(db):
     async with db.session() as s:
         record = (await items(s, d))["record_circulation", ""]
     engine = _engine(db, london(2026, 3, 28, 20, 0))  # Saturday evening, GMT; Sunday is BST
-    await handle_due_turn(
-        engine, _turn(t.chair, TurnKind.FORM, "due.snooze", record, until="tomorrow", reason="weekend")
+    await engine.handle(
+        _turn(t.chair, TurnKind.FORM, "due.snooze", record, until="tomorrow", reason="weekend")
     )
     async with db.session() as s:
         assert (await s.get(DueItem, record.id)).snoozed_until == london(2026, 3, 29, 9, 0)
 
 
-async def test_the_chair_records_why_a_deadline_was_missed(db):
+async def test_the_chair_says_why_a_deadline_is_late_and_it_stays_open_until_done(db):
     t, d = await _held_friday(db)
     async with db.session() as s:
         record = (await items(s, d))["record_circulation", ""]
     engine = _engine(db, london(2026, 3, 31, 10, 0))
-    (form_card,) = await handle_due_turn(engine, _turn(t.chair, TurnKind.BUTTON, "due.missed_reason", record))
-    assert form_card.form.id == "due.missed_reason" and form_card.form.inputs[0].required
-    (again,) = await handle_due_turn(
-        engine, _turn(t.chair, TurnKind.FORM, "due.missed_reason", record, reason="")
+    form_card = await _answer(engine, _turn(t.chair, TurnKind.BUTTON, "due.missed_reason", record))
+    assert form_card.form.id == "due.missed_reason"
+    assert [(i.id, i.required) for i in form_card.form.inputs] == [("will", True), ("reason", True)]
+    again = await _answer(engine, _turn(t.chair, TurnKind.FORM, "due.missed_reason", record, will="still"))
+    assert again.form is not None and again.form.inputs[1].error and again.form.inputs[0].value == "still"
+    refused = await _answer(engine, _turn(t.manager, TurnKind.FORM, "due.missed_reason", record, reason="x"))
+    assert refused.text == "Only the chair of CR-1001 can do that."
+    reason = "the police minutes came late"
+    ok = await _answer(
+        engine, _turn(t.chair, TurnKind.FORM, "due.missed_reason", record, will="still", reason=reason)
     )
-    assert again.form is not None and again.form.inputs[0].error
-    (refused,) = await handle_due_turn(
-        engine, _turn(t.manager, TurnKind.FORM, "due.missed_reason", record, reason="x")
-    )
-    assert refused.title == "This reminder is for someone else"
-    (ok,) = await handle_due_turn(
-        engine,
-        _turn(t.chair, TurnKind.FORM, "due.missed_reason", record, reason="the police minutes came late"),
-    )
-    assert ok.title == "Case CR-1001: reason recorded"
+    assert ok.text.startswith("Recorded. The deadline stays open")
     async with db.session() as s:
-        assert (await s.get(DueItem, record.id)).missed_reason == "the police minutes came late"
-        assert (await s.execute(select(AuditEvent.action))).scalars().all() == ["due.missed_reason"]
+        item = await s.get(DueItem, record.id)
+        assert (item.state, item.reason) == ("open", reason)
+        assert (await s.execute(select(AuditEvent.action))).scalars().all() == ["due.reason"]
+
+
+async def test_the_chair_says_a_deadline_will_not_be_met_and_it_ends_missed(db):
+    t, d = await _held_friday(db)
+    async with db.session() as s:
+        record = (await items(s, d))["record_circulation", ""]
+    engine = _engine(db, london(2026, 3, 31, 10, 0))
+    await engine.handle(
+        _turn(t.chair, TurnKind.FORM, "due.missed_reason", record, will="not", reason="convened in error")
+    )
+    async with db.session() as s:
+        item = await s.get(DueItem, record.id)
+    assert (item.state, item.reason, item.next_at) == ("missed", "convened in error", None)
+    surface = RecordingSurface()
+    await _scheduler(db, surface).tick(london(2026, 3, 31, 13, 0))  # its escalation was due at 02:00
+    assert [c for c in surface.cards if c.key and c.key.startswith(f"due:{record.id}:")] == []
 
 
 async def test_the_due_command_lists_what_the_person_must_do(db):
     t, d = await _held_friday(db)
     engine = _engine(db, london(2026, 3, 31, 10, 0))
-    (card,) = await handle_due_turn(engine, _turn(t.chair, TurnKind.COMMAND, "due"))
-    assert card.target.kind == TargetKind.EPHEMERAL
+    card = await _answer(engine, _turn(t.chair, TurnKind.COMMAND, "due"))
     assert "- CR-1001: record to be circulated, by end of Mon 30 Mar 2026 *(overdue)*" in card.text
-    (none,) = await handle_due_turn(engine, _turn(t.health, TurnKind.COMMAND, "due"))
+    none = await _answer(engine, _turn(t.health, TurnKind.COMMAND, "due"))
     assert none.text == "Nothing is due for you."
-
-
-async def test_the_engine_hands_due_turns_over_in_its_own_transaction(db):
-    """Through the real engine (dialogs.engine): the button on a reminder opens the snooze form, and the
-    submitted form snoozes the item, in the engine's transaction."""
-    from dialogs.engine import Dialogs
-
-    t, d = await _held_friday(db)
-    async with db.session() as s:
-        record = (await items(s, d))["record_circulation", ""]
-    now = london(2026, 3, 30, 8, 45)
-    engine = Dialogs(db, PROCEDURE, nation=NATION, tz=TZ, now=lambda: now)
-    cards = await engine.handle(_turn(t.chair, TurnKind.BUTTON, "due.snooze", record))
-    assert [c.form.id for c in cards if c.form] == ["due.snooze"]
-    cards = await engine.handle(
-        _turn(t.chair, TurnKind.FORM, "due.snooze", record, until="15", reason="on a call")
-    )
-    assert [c.title for c in cards] == ["Case CR-1001: reminder snoozed"]
-    async with db.session() as s:
-        assert (await s.get(DueItem, record.id)).snoozed_until == now + timedelta(minutes=15)
 
 
 # --- the operators' commands ---------------------------------------------------------------------

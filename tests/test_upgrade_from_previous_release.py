@@ -32,13 +32,22 @@ FIXTURE_REVISION = "0003"
 
 # What a migration since the fixture's release changed on purpose, and nothing else.
 # (table, old column) -> its new name, e.g. {("dueitem", "missed_reason"): "reason"}.
-RENAMED: dict[tuple[str, str], str] = {}
+RENAMED: dict[tuple[str, str], str] = {("dueitem", "missed_reason"): "reason"}  # 0004
 # (table, old column) -> a function from the old value to the value expected after the upgrade, e.g.
 # {("discussion", "state"): lambda old: {"in_discussion": "held"}.get(old, old)}; or a note naming the
 # dedicated test that checks it instead (a column dropped, or moved to another table), which is then
 # skipped here. Values reach the functions normalised: aware UTC datetimes, dates, bools, parsed JSON.
 # A renamed column's value goes through TRANSFORMED under its old name.
-TRANSFORMED: dict[tuple[str, str], Callable[[Any], Any] | str] = {}
+TRANSFORMED: dict[tuple[str, str], Callable[[Any], Any] | str] = {
+    # 0004: the lifecycle's states (dialogs/lifecycle.py); a close always asked for a reason.
+    ("discussion", "state"): lambda old: {
+        "in_discussion": "in_progress",
+        "planned": "decided",
+        "circulated": "signed_off",
+        "closed": "closed_with_reason",
+    }.get(old, old),
+    ("dueitem", "state"): "assert_carried_into_the_lifecycle: done is met or late, cancelled withdrawn",
+}
 
 
 @dataclass
@@ -143,7 +152,10 @@ def assert_nothing_lost(before: dict[str, Table], after: dict[str, Table], renam
 
 async def assert_upgraded(db: Database, before: dict[str, Table]) -> None:
     assert await migrate.is_up_to_date(db)
-    assert_nothing_lost(before, await snapshot(db))
+    after = await snapshot(db)
+    assert_nothing_lost(before, after)
+    assert_carried_into_the_lifecycle(before, after)
+    assert await _schema_differences(db) == [], "the upgraded schema differs from a new database's"
     async with db.session() as session:
         trail = await verify(session)
     assert trail.ok, trail
@@ -154,6 +166,70 @@ async def assert_upgraded(db: Database, before: dict[str, Table]) -> None:
         assert refusal and "append-only" in refusal, (
             f"the audit trail accepted {sql!r}: its triggers are gone"
         )
+
+
+def assert_carried_into_the_lifecycle(before: dict[str, Table], after: dict[str, Table]) -> None:
+    """Migration 0004: series, how deadlines ended, and what the audit trail knew."""
+    old, new = before["discussion"].rows, after["discussion"].rows
+    series = after["series"].rows
+    # Each chain (first, further, final) is one series; a case has at most one open series.
+    for key, d in new.items():
+        if old[key]["previous_id"] is not None:
+            previous = new[(old[key]["previous_id"],)]
+            assert d["series_id"] == previous["series_id"], (key, "left its chain's series")
+        assert series[(d["series_id"],)]["case_ref"] == d["case_ref"]
+    open_series = [s["case_ref"] for s in series.values() if s["closed_at"] is None]
+    assert len(open_series) == len(set(open_series)), "a case has two open series"
+    for s in series.values():
+        members = [d for d in new.values() if d["series_id"] == s["id"]]
+        assert members, f"series {s['id']} holds no discussion"
+        all_closed = all(d["state"] == "closed_with_reason" for d in members)
+        assert (s["closed_at"] is not None) == all_closed, s
+    # The old close put its reason in the monitoring text; it is now the discussion's own.
+    for key, d in new.items():
+        if old[key]["state"] == "closed":
+            reason = [x for x in old[key]["monitoring"].split("\n") if x.startswith("Closed: ")][-1]
+            assert d["closed_reason"] == reason.removeprefix("Closed: ") and d["closed_at"] is not None
+        else:
+            assert d["closed_reason"] is None and d["closed_at"] is None
+    started = {
+        e["discussion_id"]: e["at"]
+        for e in before["auditevent"].rows.values()
+        if e["action"] == "discussion.started"
+    }
+    assert started and all(new[(i,)]["started_at"] == at for i, at in started.items())
+    # A deadline that was done ended met, or late if it ended after its due time; cancelled: withdrawn.
+    kinds = {"done": {"met", "late"}, "cancelled": {"withdrawn"}, "open": {"open"}}
+    for key, item in before["dueitem"].rows.items():
+        now = after["dueitem"].rows[key]
+        assert now["state"] in kinds[item["state"]], (item, now)
+        if item["state"] == "done":
+            assert now["state"] == ("met" if item["updated_at"] <= item["due_at"] else "late")
+        assert now["ended_at"] == (None if item["state"] == "open" else item["updated_at"])
+    assert {i["state"] for i in after["dueitem"].rows.values()} >= {"open", "met", "late", "withdrawn"}
+    done = [e for e in before["auditevent"].rows.values() if e["action"] == "action.done"]
+    for e in done:
+        action = after["action"].rows[(e["detail"]["action_id"],)]
+        assert (action["done_at"], action["done_by_id"]) == (e["at"], int(e["actor"].split(":")[1]))
+    for table in ("participant", "contribution", "decision", "plan"):
+        assert {r["version"] for r in after[table].rows.values()} == {1}
+
+
+async def _schema_differences(db: Database) -> list:
+    """What alembic's autogenerate would change: tables, columns and indexes a table rebuild lost."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    import storage.models  # noqa: F401  (the current tables)
+
+    def diff(conn: sa.Connection) -> list:
+        return compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": False}), SQLModel.metadata
+        )
+
+    async with db.engine.connect() as conn:
+        return await conn.run_sync(diff)
 
 
 async def _refused(db: Database, sql: str) -> str | None:

@@ -293,7 +293,7 @@ class Playground:
         submitted = self.store.open_form(me.person_id, turn.name, turn.value) if form_id else None
         self.store.start_turn(me.person_id, form_id, turn.value)
         try:
-            cards = await self.services.dialogs.handle(turn)
+            cards = list((await self.services.dialogs.handle(turn)).cards)
         except Exception as exc:  # never show or log case details: the kind of failure only
             log.error("playground: %s turn %r failed (%s)", turn.kind, turn.name, type(exc).__name__)
             cards = [_notice(FAILED)]

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field, replace
 
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
-from sqlalchemy import delete
 
 from bot.background import Tasks, where
 from bot.delivery import DeliveryError
@@ -28,9 +27,7 @@ from bot.slack import blocks
 from bot.slack.client import SlackDeliveryError, call
 from bot.slack.surface import Origin, SlackSurface
 from dialogs import directory
-from dialogs.engine import ALREADY_DONE
 from dialogs.model import Actor, Card, Form, Target, TargetKind, Turn, TurnKind
-from storage.models import InboundEvent
 
 log = logging.getLogger(__name__)
 
@@ -179,36 +176,14 @@ class Interactions:
                 await self.tell(ix, [], [UNKNOWN_PERSON])
                 return
             turn = turn_of(actor)
-            cards = await self.services.dialogs.handle(turn)
-            await self.forget_if_unchanged(turn, cards)
-            await self.present(cards, ix, turn)
+            result = await self.services.dialogs.handle(turn)
+            await self.present(list(result.cards), ix, turn)
         except SlackDeliveryError as exc:
             log.warning("slack: %s", exc)
             await self.tell(ix, [], [exc.explanation], quiet=True)
         except Exception as exc:
             log.error("slack: a turn failed: %s", where(exc))
             await self.tell(ix, [], [FAILED], quiet=True)
-
-    async def forget_if_unchanged(self, turn: Turn, cards: list[Card]) -> None:
-        """Forget the nonce of a turn that changed nothing, so the button or form works again: a button
-        answered only to its presser (a form to fill, a status) and a form sent back with its errors.
-        Anything that told others (a redrawn post, a message) changed something and stays done."""
-        if not turn.event_id or turn.kind not in (TurnKind.BUTTON, TurnKind.FORM):
-            return
-        if any(c.target.kind != TargetKind.EPHEMERAL for c in cards):
-            return
-        if any(c.form is None and c.text == ALREADY_DONE for c in cards):
-            return  # the duplicate itself: the first delivery stays recorded
-        if turn.kind == TurnKind.FORM and not any(
-            c.form is not None and c.form.id == turn.name for c in cards
-        ):
-            return  # a form answered with a note (e.g. "Snoozed") did what it was for
-        async with self.services.db.session() as s:
-            await s.execute(
-                delete(InboundEvent).where(
-                    InboundEvent.platform == turn.channel, InboundEvent.event_id == turn.event_id
-                )
-            )
 
     async def present(self, cards: list[Card], ix: Interaction, turn: Turn | None = None) -> None:
         answers = [c for c in cards if c.target.kind == TargetKind.EPHEMERAL]
@@ -470,9 +445,8 @@ class Interactions:
             channel=PLATFORM,
             event_id=form_event(meta, values),
         )
-        cards = await self.services.dialogs.handle(turn)
-        await self.forget_if_unchanged(turn, cards)
-        return Submitted(cards=cards, turn=turn)
+        result = await self.services.dialogs.handle(turn)
+        return Submitted(cards=list(result.cards), turn=turn)
 
     async def _finish_late(self, work: asyncio.Task, ix: Interaction, meta: dict) -> None:
         try:
@@ -522,8 +496,7 @@ class Interactions:
             status = await self.services.dialogs.handle(
                 Turn(actor=actor, kind=TurnKind.COMMAND, name="status", channel=PLATFORM)
             )
-            only = [c for c in due if c.target.kind == TargetKind.EPHEMERAL]
-            mine = [c for c in status if c.target.kind == TargetKind.EPHEMERAL]
+            only, mine = list(due.answers), list(status.answers)
             view = blocks.home_view(actor.name, [("Due for you", only), ("Your discussions", mine)])
         await call(client, "views.publish", user_id=user_id, view=view)
 

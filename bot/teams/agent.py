@@ -238,7 +238,7 @@ class TeamsAgent(ActivityHandler):
             channel="teams",
             event_id=card_event_id(user.id or "", nonce) if nonce else event_id(place, activity),
         )
-        cards = await self.services.dialogs.handle(turn)
+        cards = list((await self.services.dialogs.handle(turn)).cards)
         origin = Origin(
             place=place, user_id=user.id or "", person_id=actor.person_id, form_origin=form_origin
         )

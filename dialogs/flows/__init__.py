@@ -1,3 +1,14 @@
 """The flows of a strategy discussion; importing this package registers their handlers."""
 
-from dialogs.flows import attendance, convene, decision, record, reminders_glue, thread, views  # noqa: F401
+from dialogs.flows import (  # noqa: F401
+    attendance,
+    circumstances,
+    close,
+    conference,
+    convene,
+    decision,
+    due,
+    record,
+    thread,
+    views,
+)

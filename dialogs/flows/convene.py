@@ -1,44 +1,89 @@
-"""Convening a discussion: the case, the concern, the format advice and the 24-hour deadline."""
+"""Convening: a first discussion opens a series for the case; a further or final one continues it.
+
+Whether a discussion is out of hours follows the meeting's time (the council's hours, nation and bank
+holidays), not the moment the form was sent; the chair may override it only with a reason.
+"""
+
+from __future__ import annotations
 
 import re
-from dataclasses import replace
 from datetime import datetime, timedelta
 
+from sqlalchemy import func, select
+
 from dialogs import clock
+from dialogs.engine import Ctx
+from dialogs.flows.attendance import invitation_card
+from dialogs.flows.circumstances import YES_NO, apply_answers, circumstance_inputs, read_answers
 from dialogs.flows.registry import on
 from dialogs.flows.thread import stage_card
+from dialogs.lifecycle import CLOSED_STATES, STATE_LABELS, Act, State
 from dialogs.model import Button, Card, Form, Input, InputKind, Option, Target, TargetKind, TurnKind
-from dialogs.validate import Fields, refill
-from storage.models import Discussion, Participant
+from dialogs.quorum import COLUMNS, PRESENT
+from dialogs.validate import DialogError, Fields, refill
+from storage.models import Discussion, Participant, Person, Series
 
 CASE_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9/_.\-]{0,63}")
-FORMATS = (
-    Option("meeting", "Meeting (in person or video)"),
-    Option("call", "Phone call"),
-    Option("series_of_calls", "Series of phone calls"),
+AUTO, OOH, DAY = "auto", "yes", "no"
+HOURS = (
+    Option(AUTO, "Work it out from the meeting's time"),
+    Option(OOH, "Out of hours"),
+    Option(DAY, "Office hours"),
 )
-YES_NO = (Option("yes", "Yes"), Option("no", "No"))
-# The case's circumstances that call for particular people (the procedure's `requirements`).
-FLAGS = {
-    "possible_injury": "Possible injury or harm?",
-    "medical_implications": "Medical implications or paediatric examination?",
-    "hospital_involvement": "Child receiving hospital services?",
-    "inpatient": "Child is an in-patient?",
-    "complex_case": "Complex case?",
-}
 
 
-def out_of_hours_now(ctx) -> bool:
-    return ctx.procedure.out_of_hours_at(ctx.now, tz=ctx.dialogs.tz, nation=ctx.dialogs.nation)
+def _hours_inputs() -> list[Input]:
+    return [
+        Input(
+            "out_of_hours",
+            "Out of hours?",
+            InputKind.CHOICE,
+            options=HOURS,
+            value=AUTO,
+            hint="Worked out from the meeting's time, the council's office hours and bank holidays.",
+        ),
+        Input("hours_reason", "Reason, if you override that", InputKind.LONG_TEXT, max_length=1000),
+    ]
 
 
-def convene_form(ctx, *, reconvene_of: Discussion | None = None) -> Form:
+def convene_form(ctx: Ctx, *, further_of: Discussion | None = None) -> Form:
     p = ctx.procedure
-    detected = out_of_hours_now(ctx)
     soon = (ctx.local_now + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
     deadline = ctx.local(
         clock.after_elapsed_hours(ctx.now, p.timescales.meeting_within_hours, ctx.dialogs.tz)
     )
+    when = [
+        Input(
+            "format",
+            "Format",
+            InputKind.CHOICE,
+            required=True,
+            options=tuple(Option(f.id, f.label) for f in p.formats),
+            value="meeting",
+            hint=p.meeting_required_for(),
+        ),
+        Input("proposed_date", "Date", InputKind.DATE, required=True, value=soon.date().isoformat()),
+    ]
+    if further_of is not None:
+        return Form(
+            "reconvene",
+            f"Further discussion: {further_of.case_ref}",
+            (
+                *when,
+                Input("proposed_time", "Time", InputKind.TIME, required=True, value=soon.strftime("%H:%M")),
+                *_hours_inputs(),
+                Input(
+                    "is_final",
+                    "Is this the final discussion?",
+                    InputKind.YES_NO,
+                    options=YES_NO,
+                    value="no",
+                    hint="The final discussion involves every agency that took part in the first one.",
+                ),
+            ),
+            "Convene",
+            context=ctx.value(),
+        )
     inputs = [
         Input(
             "case_ref",
@@ -66,7 +111,7 @@ def convene_form(ctx, *, reconvene_of: Discussion | None = None) -> Form:
         Input(
             "immediate_risk", "Immediate risk to the child?", InputKind.YES_NO, required=True, options=YES_NO
         ),
-        *(Input(flag, label, InputKind.YES_NO, options=YES_NO, value="no") for flag, label in FLAGS.items()),
+        *circumstance_inputs(ctx, None),
         Input(
             "referring_agency",
             "Referring agency",
@@ -74,85 +119,48 @@ def convene_form(ctx, *, reconvene_of: Discussion | None = None) -> Form:
             required=True,
             options=tuple(Option(a.id, a.label) for a in p.agencies),
         ),
-        Input(
-            "out_of_hours",
-            f"Out of hours? (detected: {'yes' if detected else 'no'})",
-            InputKind.YES_NO,
-            options=YES_NO,
-            value="yes" if detected else "no",
-        ),
-        Input(
-            "format",
-            "Format",
-            InputKind.CHOICE,
-            required=True,
-            options=FORMATS,
-            value="meeting",
-            hint="A meeting is preferred unless the risk is immediate; it is required for neglect, "
-            "allegations against professionals, fabricated or induced illness, unexpected death and "
-            "complex cases.",
-        ),
-        Input("proposed_date", "Date", InputKind.DATE, required=True, value=soon.date().isoformat()),
+        *when,
         Input(
             "proposed_time",
             "Time",
             InputKind.TIME,
             required=True,
             value=soon.strftime("%H:%M"),
-            hint=f"Must be held within {p.timescales.meeting_within_hours} hours: by "
-            f"{deadline:%a %d %b %H:%M}.",
+            hint=f"Must be held within {p.timescales.meeting_within_hours} hours: "
+            f"by {deadline:%a %d %b %H:%M}.",
         ),
         Input("late_reason", "Reason if later than that", InputKind.LONG_TEXT, max_length=1000),
+        *_hours_inputs(),
     ]
-    if reconvene_of is not None:
-        keep = {"proposed_date", "proposed_time", "format"}
-        # Held on the date the chair sets (e.g. the end of a Single Assessment), not within 24 hours.
-        inputs = [replace(i, hint=None) if i.id == "proposed_time" else i for i in inputs if i.id in keep]
-        inputs.append(
-            Input(
-                "is_final",
-                "Is this the final discussion?",
-                InputKind.YES_NO,
-                options=YES_NO,
-                value="no",
-                hint="The final discussion involves everyone from the first one.",
-            )
-        )
-        return Form(
-            "reconvene",
-            f"Reconvene {reconvene_of.case_ref}",
-            tuple(inputs),
-            "Reconvene",
-            context=str(reconvene_of.id),
-        )
     return Form("convene", "Convene a strategy discussion", tuple(inputs), "Convene")
 
 
-@on(TurnKind.COMMAND, "convene", who="convener")
-async def ask_convene(ctx) -> list[Card]:
-    _check_may_chair(ctx)
-    return [ctx.reply("", form=convene_form(ctx))]
+def _may_chair(ctx: Ctx, out_of_hours: bool) -> str | None:
+    """Why the actor may not chair a meeting at those hours, if they may not."""
+    role = ctx.procedure.role(ctx.actor.role)
+    if role.id not in ctx.procedure.chair_roles():
+        return f"A {role.label} may not chair a strategy discussion; please ask a team manager."
+    if role.out_of_hours_only and not out_of_hours:
+        return "That meeting falls in office hours: the day duty team chairs it."
+    return None
 
 
-def _check_may_chair(ctx) -> None:
-    """The convener chairs: their role must allow it, and out-of-hours roles only out of hours."""
-    from dialogs.validate import DialogError
-
+@on(TurnKind.COMMAND, "convene", Act.CONVENE)
+async def ask_convene(ctx: Ctx) -> list[Card]:
     role = ctx.procedure.role(ctx.actor.role)
     if role.id not in ctx.procedure.chair_roles():
         raise DialogError(f"A {role.label} may not chair a strategy discussion; please ask a team manager.")
-    if role.out_of_hours_only and not out_of_hours_now(ctx):
-        raise DialogError("It is office hours: the day duty team convenes strategy discussions now.")
+    return [ctx.reply("", form=convene_form(ctx))]
 
 
-def read_when(ctx, f: Fields, *, first: bool = True) -> tuple[datetime | None, str | None]:
+def read_when(ctx: Ctx, f: Fields, *, first: bool = True) -> tuple[datetime | None, str | None]:
     """The proposed local date and time as aware UTC, checked against now and, for a first
-    discussion, the 24-hour deadline (a reconvened one is held on the date the chair sets)."""
+    discussion, the 24-hour deadline (a further one is held on the date the chair sets)."""
     day, at = (
         f.date("proposed_date", required=True, not_before=ctx.today),
         f.time("proposed_time", required=True),
     )
-    late_reason = f.text("late_reason", max_length=1000)
+    late_reason = f.text("late_reason", max_length=1000) if first else None
     if day is None or at is None:
         return None, late_reason
     try:
@@ -177,58 +185,78 @@ def read_when(ctx, f: Fields, *, first: bool = True) -> tuple[datetime | None, s
     return proposed, late_reason
 
 
-@on(TurnKind.FORM, "convene", who="convener")
-async def convene(ctx) -> list[Card]:
-    _check_may_chair(ctx)
+def read_hours(ctx: Ctx, f: Fields, proposed: datetime | None) -> tuple[bool, bool, str | None]:
+    """(out of hours, as worked out from the meeting's time, the chair's reason for overriding it)."""
+    detected = proposed is not None and ctx.procedure.out_of_hours_at(
+        proposed, tz=ctx.dialogs.tz, nation=ctx.dialogs.nation
+    )
+    choice = f.choice("out_of_hours", {o.value for o in HOURS}) or AUTO
+    reason = f.text("hours_reason", max_length=1000)
+    if choice == AUTO or (choice == OOH) == detected:
+        return detected, detected, None
+    if not reason:
+        worked_out = "out of hours" if detected else "in office hours"
+        f.error("hours_reason", f"The meeting's time is {worked_out}; please say why you override that.")
+    return choice == OOH, detected, reason
+
+
+@on(TurnKind.FORM, "convene", Act.CONVENE)
+async def convene(ctx: Ctx) -> list[Card]:
     p, f = ctx.procedure, Fields(ctx.turn.fields)
     case_ref = f.text("case_ref", required=True, max_length=64)
     if case_ref and not CASE_REF.fullmatch(case_ref):
         f.error("case_ref", "Use the case-management ID: letters, digits and - / _ . only (no names).")
     category = f.choice("category", {c.id for c in p.categories}, required=True)
     concern = f.text("concern", required=True)
-    flags = {k: f.yes_no(k, default=False) for k in FLAGS}
     immediate = f.yes_no("immediate_risk", required=True)
     referring = f.choice("referring_agency", {a.id for a in p.agencies}, required=True)
-    detected = out_of_hours_now(ctx)
-    ooh = f.yes_no("out_of_hours", default=detected)
-    fmt = f.choice("format", {o.value for o in FORMATS}, required=True)
+    fmt = f.choice("format", {x.id for x in p.formats}, required=True)
     proposed, late_reason = read_when(ctx, f)
-    if category and fmt and fmt != "meeting":
-        needs_meeting = p.category(category).meeting_required or (
-            flags["complex_case"] and p.complex_case_requires_meeting
-        )
-        if needs_meeting:
-            f.error("format", "The procedure requires a meeting (not calls) for this kind of case.")
-    if flags["inpatient"]:
-        flags["hospital_involvement"] = True
-    if not f.ok:
-        return [ctx.reply("", form=refill(convene_form(ctx), ctx.turn.fields, f.errors))]
-
-    meeting_due = clock.after_elapsed_hours(ctx.now, p.timescales.meeting_within_hours, ctx.dialogs.tz)
+    ooh, detected, hours_reason = read_hours(ctx, f, proposed)
+    if proposed is not None and (why := _may_chair(ctx, ooh)):
+        f.error("proposed_time", why)
     d = Discussion(
-        case_ref=case_ref,
-        category=category,
-        concern=concern,
+        series_id=0,
+        case_ref=case_ref or "",
+        category=category or "",
+        concern=concern or "",
         immediate_risk=bool(immediate),
-        referring_agency=referring,
-        out_of_hours=bool(ooh),
+        referring_agency=referring or "other",
+        out_of_hours=ooh,
         out_of_hours_detected=detected,
-        format=fmt,
+        out_of_hours_reason=hours_reason,
+        format=fmt or "meeting",
         convened_by_id=ctx.actor.person_id,
         chair_id=ctx.actor.person_id,
         convened_at=ctx.now,
-        proposed_at=proposed,
-        meeting_due_at=meeting_due,
+        proposed_at=proposed or ctx.now,
+        meeting_due_at=clock.after_elapsed_hours(ctx.now, p.timescales.meeting_within_hours, ctx.dialogs.tz),
         late_reason=late_reason,
         nation=ctx.dialogs.nation,
-        **flags,
     )
+    apply_answers(d, read_answers(ctx, f, d))
+    if category and fmt and fmt != "meeting" and needs_meeting(ctx, [d]):
+        f.error("format", "The procedure requires a meeting (not calls) for this kind of case.")
+    existing = await open_series(ctx, case_ref) if case_ref and f.ok else None
+    if existing is not None:
+        f.error("case_ref", await _already_open(ctx, existing))
+    if not f.ok:
+        cards = [ctx.reply("", form=refill(convene_form(ctx), ctx.turn.fields, f.errors))]
+        if existing is not None:
+            cards.append(await _offer_further(ctx, existing))
+        return cards
+
+    series = Series(council=ctx.dialogs.council, case_ref=d.case_ref, opened_at=ctx.now)
+    ctx.session.add(series)
+    await ctx.session.flush()
+    assert series.id is not None
+    d.series_id = series.id
     ctx.session.add(d)
     await ctx.session.flush()
     ctx.discussion = d
     ctx.session.add(
         Participant(
-            discussion_id=d.id,
+            discussion_id=ctx.did,
             person_id=ctx.actor.person_id,
             agency=ctx.actor.agency,
             role=ctx.actor.role,
@@ -240,97 +268,164 @@ async def convene(ctx) -> list[Card]:
     )
     await ctx.audit(
         "discussion.convened",
-        case_ref=case_ref,
-        out_of_hours=bool(ooh),
+        case_ref=d.case_ref,
+        series_id=series.id,
+        out_of_hours=ooh,
         out_of_hours_detected=detected,
-        format=fmt,
+        out_of_hours_overridden=hours_reason is not None,
+        format=d.format,
     )
     cards = await ctx.changed()
-    cards.append(stage_card(ctx, "concern", _concern_text(ctx)))
+    cards.append(stage_card(ctx, "concern", concern_text(ctx)))
     cards.append(
         ctx.reply(
-            f"Convened {case_ref}. Meeting due by {ctx.local(meeting_due):%a %d %b %H:%M}. "
+            f"Convened {d.case_ref}. Meeting due by {ctx.local(d.meeting_due_at):%a %d %b %H:%M}. "
             "Next: invite police, health and the referring agency.",
-            buttons=(Button("invite", "Invite people", str(d.id), "primary"),),
+            buttons=(Button("invite", "Invite people", ctx.value(), "primary"),),
         )
     )
     if ooh:
-        cards.append(
-            Card(
-                target=Target(TargetKind.CHANNEL, place="out_of_hours", discussion_id=d.id),
-                title=f"New out-of-hours strategy discussion: {case_ref}",
-                text=f"Meeting due by {ctx.local(meeting_due):%a %d %b %H:%M}.",
-                preview=f"{case_ref}: strategy discussion convened out of hours",
-            )
-        )
+        cards.append(_out_of_hours_notice(ctx))
     return cards
 
 
-def _concern_text(ctx) -> str:
+def _out_of_hours_notice(ctx: Ctx) -> Card:
+    d = ctx.d
+    return Card(
+        target=Target(TargetKind.CHANNEL, place="out_of_hours", discussion_id=ctx.did),
+        title=f"New out-of-hours strategy discussion: {d.case_ref}",
+        text=f"Meeting at {ctx.local(d.proposed_at):%a %d %b %H:%M}; "
+        f"due by {ctx.local(d.meeting_due_at):%a %d %b %H:%M}.",
+        preview=f"{d.case_ref}: strategy discussion out of hours",
+    )
+
+
+def needs_meeting(ctx: Ctx, discussions: list[Discussion]) -> bool:
+    """A meeting (not calls) is required if any discussion of the series needed one."""
+    p = ctx.procedure
+    return any(
+        p.category(d.category).meeting_required or (bool(d.complex_case) and p.complex_case_requires_meeting)
+        for d in discussions
+    )
+
+
+async def open_series(ctx: Ctx, case_ref: str) -> Series | None:
+    query = select(Series).where(
+        Series.council == ctx.dialogs.council,
+        func.lower(Series.case_ref) == case_ref.lower(),
+        Series.closed_at.is_(None),  # type: ignore[union-attr]
+    )
+    return (await ctx.session.execute(query)).scalars().first()
+
+
+async def series_discussions(ctx: Ctx, series_id: int) -> list[Discussion]:
+    query = (
+        select(Discussion).where(Discussion.series_id == series_id).order_by(Discussion.number, Discussion.id)
+    )
+    return list((await ctx.session.execute(query)).scalars())
+
+
+async def _already_open(ctx: Ctx, series: Series) -> str:
+    assert series.id is not None
+    latest = (await series_discussions(ctx, series.id))[-1]
+    chair = await ctx.session.get(Person, latest.chair_id)
+    return (
+        f"{series.case_ref} already has an open series of strategy discussions: discussion {latest.number} "
+        f"is {STATE_LABELS[State(latest.state)]}, chaired by {chair.display_name if chair else 'someone'}. "
+        "Hold a further discussion in that series instead, or close it first."
+    )
+
+
+async def _offer_further(ctx: Ctx, series: Series) -> Card:
+    assert series.id is not None
+    latest = (await series_discussions(ctx, series.id))[-1]
+    buttons = [Button("discussion.open", "Open it", str(latest.id))]
+    if latest.state == State.SIGNED_OFF and not latest.is_final:
+        buttons.insert(0, Button("reconvene", "Further discussion", str(latest.id), "primary"))
+    return ctx.reply(f"{series.case_ref} already has an open series.", buttons=tuple(buttons))
+
+
+def concern_text(ctx: Ctx) -> str:
     d, p = ctx.d, ctx.procedure
     return f"*Category:* {p.category(d.category).label}\n*Concern:* {d.concern}"
 
 
-@on(TurnKind.BUTTON, "reconvene", who="chair")
-async def ask_reconvene(ctx) -> list[Card]:
-    return [ctx.reply("", form=convene_form(ctx, reconvene_of=ctx.d))]
+# --- further and final discussions ---------------------------------------------------------------
 
 
-@on(TurnKind.FORM, "reconvene", who="chair")
-async def reconvene(ctx) -> list[Card]:
-    """A further (or the final) discussion: same case and people, numbered on from this one."""
-    from sqlalchemy import func, select
-
-    previous, f = ctx.d, Fields(ctx.turn.fields)
-    fmt = f.choice("format", {o.value for o in FORMATS}, required=True)
-    is_final = bool(f.yes_no("is_final", default=False))
-    proposed, late_reason = read_when(ctx, f, first=False)
-    if not f.ok:
-        return [
-            ctx.reply("", form=refill(convene_form(ctx, reconvene_of=previous), ctx.turn.fields, f.errors))
-        ]
-    number = (
-        await ctx.session.execute(
-            select(func.max(Discussion.number)).where(Discussion.case_ref == previous.case_ref)
+async def _check_further(ctx: Ctx) -> list[Discussion]:
+    """The series, if a further discussion may follow this one; otherwise why not."""
+    found = await series_discussions(ctx, ctx.d.series_id)
+    if ctx.d.is_final or any(x.is_final for x in found):
+        raise DialogError(
+            f"The final discussion of {ctx.d.case_ref} has been held: no further discussion follows it."
         )
-    ).scalar() + 1
-    meeting_due = proposed  # the date the chair set, not 24 hours from now
+    later = [x for x in found if x.number > ctx.d.number and x.state not in CLOSED_STATES]
+    if later:
+        raise DialogError(
+            f"Discussion {later[0].number} of {ctx.d.case_ref} is already convened "
+            f"({STATE_LABELS[State(later[0].state)]}): use that one."
+        )
+    return found
+
+
+@on(TurnKind.BUTTON, "reconvene", Act.FURTHER)
+async def ask_further(ctx: Ctx) -> list[Card]:
+    await _check_further(ctx)
+    return [ctx.reply("", form=convene_form(ctx, further_of=ctx.d))]
+
+
+@on(TurnKind.FORM, "reconvene", Act.FURTHER)
+async def further(ctx: Ctx) -> list[Card]:
+    """A further (or the final) discussion: same case and people, numbered on from this one."""
+    found = await _check_further(ctx)
+    previous, f = ctx.d, Fields(ctx.turn.fields)
+    fmt = f.choice("format", {x.id for x in ctx.procedure.formats}, required=True)
+    is_final = bool(f.yes_no("is_final", default=False))
+    proposed, _ = read_when(ctx, f, first=False)
+    ooh, detected, hours_reason = read_hours(ctx, f, proposed)
+    if proposed is not None and (why := _may_chair(ctx, ooh)):
+        f.error("proposed_time", why)
+    if fmt and fmt != "meeting" and needs_meeting(ctx, found):
+        f.error("format", "This case required a meeting (not calls), so every discussion of it does.")
+    if not f.ok or proposed is None:
+        return [ctx.reply("", form=refill(convene_form(ctx, further_of=previous), ctx.turn.fields, f.errors))]
     copy = {
         k: getattr(previous, k)
-        for k in ("case_ref", "category", "concern", "immediate_risk", *FLAGS, "referring_agency", "nation")
+        for k in ("series_id", "case_ref", "category", "concern", "immediate_risk", *COLUMNS.values())
     }
     d = Discussion(
         **copy,
-        number=number,
+        referring_agency=previous.referring_agency,
+        nation=previous.nation,
+        number=max(x.number for x in found) + 1,
         is_final=is_final,
         previous_id=previous.id,
-        format=fmt,
-        out_of_hours=out_of_hours_now(ctx),
-        out_of_hours_detected=out_of_hours_now(ctx),
+        format=fmt or "meeting",
+        out_of_hours=ooh,
+        out_of_hours_detected=detected,
+        out_of_hours_reason=hours_reason,
         convened_by_id=ctx.actor.person_id,
         chair_id=ctx.actor.person_id,
         convened_at=ctx.now,
         proposed_at=proposed,
-        meeting_due_at=meeting_due,
-        late_reason=late_reason,
+        meeting_due_at=proposed,  # the date the chair set, not 24 hours from now
     )
     ctx.session.add(d)
     await ctx.session.flush()
     old_people = await ctx.participants()
-    ctx.discussion = d
-    ctx._participants = None
-    from dialogs.flows.attendance import invitation_card
-
+    ctx.discussion, ctx._participants = d, None
     invitations = []
     for old in old_people:
         chair = old.person_id == ctx.actor.person_id
         part = Participant(
-            discussion_id=d.id,
+            discussion_id=ctx.did,
             person_id=old.person_id,
             agency=old.agency,
             role=old.role,
             is_chair=chair,
             status="accepted" if chair else "invited",
+            how="chat" if chair else None,
             responded_at=ctx.now if chair else None,
             invited_at=ctx.now,
         )
@@ -338,13 +433,48 @@ async def reconvene(ctx) -> list[Card]:
         await ctx.session.flush()
         if not chair:
             invitations.append(await invitation_card(ctx, part))
-    await ctx.audit("discussion.reconvened", previous_id=previous.id, number=number, final=is_final)
-    cards = await ctx.changed() + invitations
-    cards.append(stage_card(ctx, "concern", _concern_text(ctx)))
-    cards.append(
-        ctx.reply(
-            f"Reconvened {d.case_ref} as discussion {number}{' (final)' if is_final else ''}; "
-            f"{len(invitations)} people invited again."
+    if not any(p.person_id == ctx.actor.person_id for p in old_people):
+        ctx.session.add(
+            Participant(
+                discussion_id=ctx.did,
+                person_id=ctx.actor.person_id,
+                agency=ctx.actor.agency,
+                role=ctx.actor.role,
+                is_chair=True,
+                status="accepted",
+                how="chat",
+                responded_at=ctx.now,
+            )
         )
+    await ctx.audit("discussion.reconvened", previous_id=previous.id, number=d.number, final=is_final)
+    cards = await ctx.changed() + invitations
+    cards.append(stage_card(ctx, "concern", concern_text(ctx)))
+    text = (
+        f"Convened {d.case_ref} discussion {d.number}{' (final)' if is_final else ''}; "
+        f"{len(invitations)} people invited again."
     )
+    missing = await final_agencies_missing(ctx)
+    if missing:
+        text += (
+            f" Before it can start, invite someone from: {', '.join(missing)} (they took part in the first)."
+        )
+    cards.append(ctx.reply(text, buttons=(Button("invite", "Invite people", ctx.value()),)))
+    if ooh:
+        cards.append(_out_of_hours_notice(ctx))
     return cards
+
+
+async def final_agencies_missing(ctx: Ctx) -> list[str]:
+    """For a final discussion: the agencies that took part in the first one, nobody from which is
+    invited to this one (the procedure: everyone from the first discussion)."""
+    if not ctx.d.is_final:
+        return []
+    first = (await series_discussions(ctx, ctx.d.series_id))[0]
+    took_part = select(Participant.agency).where(
+        Participant.discussion_id == first.id,
+        Participant.status.in_(PRESENT),  # type: ignore[attr-defined]
+    )
+    agencies = set((await ctx.session.execute(took_part)).scalars())
+    invited = {p.agency for p in await ctx.participants()}
+    labels = {a.id: a.label for a in ctx.procedure.agencies}
+    return [labels.get(a, a) for a in sorted(agencies - invited)]

@@ -1,147 +1,251 @@
-"""The chair's decision on S47 enquiries, and the plan for them: checklist, actions, ICPC date."""
+"""The chair's decision on S47 enquiries, and the plan for them: checklist, actions, ICPC date.
+
+The decision is gated: the questions about the case's circumstances answered, the quorum for the
+discussion's hours present, and the roles the case calls for taking part (or, for the police
+safeguarding manager, their directions and reason recorded). The chair may decide without them only
+with a reason, which goes on the record and to the team manager to review.
+"""
+
+from __future__ import annotations
 
 import re
+from typing import Any
 
 from sqlalchemy import select
 
 from dialogs import clock
+from dialogs.engine import Ctx
+from dialogs.flows.attendance import participant_options
+from dialogs.flows.circumstances import apply_answers, circumstance_inputs, read_answers
 from dialogs.flows.registry import on
-from dialogs.model import Button, Card, Form, Input, InputKind, Option, TurnKind
-from dialogs.validate import DialogError, Fields, refill
+from dialogs.lifecycle import Act, State
+from dialogs.model import Button, Card, Form, Input, InputKind, Option, Target, TargetKind, TurnKind
+from dialogs.quorum import Answers, gate_unmet
+from dialogs.validate import DialogError, Fields, Stale, refill
 from storage.models import Action, Decision, Person, Plan, PlanItem
 
 NOT_APPLICABLE = re.compile(r"^\s*(n/?a|not applicable)\b[\s:.\-]*(?P<reason>.*)$", re.IGNORECASE | re.DOTALL)
 YES_NO = (Option("yes", "Yes"), Option("no", "No"))
-DECIDABLE = {"in_discussion", "decided", "planned"}
+# The decision's fields each outcome may require (the procedure's `requires`), with their labels.
+FIELDS = {
+    "reasons": "Reasons for the decision",
+    "risks": "Risks identified that informed it",
+    "reconvene_date": "Reconvene date (Single Assessment)",
+    "alternative": "No S47: what happens instead",
+}
 
 
-def decision_form(ctx, current: Decision | None = None) -> Form:
-    v = (lambda name: getattr(current, name, None)) if current else (lambda name: None)
+def _needed_by(ctx: Ctx, field: str) -> str | None:
+    """Which outcomes need `field`, for the form's hint (None when all of them do)."""
+    outcomes = ctx.procedure.outcomes
+    needing = [o.label for o in outcomes if field in o.requires]
+    if len(needing) == len(outcomes):
+        return None
+    return "Needed for: " + "; ".join(needing) if needing else None
+
+
+async def decision_form(ctx: Ctx, current: Decision | None = None, answers: Answers | None = None) -> Form:
+    """The decision form; `answers`: the circumstances as the chair has just answered them."""
+
+    def v(name: str) -> Any:
+        return getattr(current, name, None) if current else None
+
+    def required(field: str) -> bool:
+        return all(field in o.requires for o in ctx.procedure.outcomes)
+
+    inputs = circumstance_inputs(ctx, ctx.d, only_unanswered=True)
+    unmet = gate_unmet(ctx.procedure, ctx.d, await ctx.participants(), answers)
+    inputs += [
+        Input(
+            "outcome",
+            "Outcome",
+            InputKind.CHOICE,
+            required=True,
+            value=v("outcome"),
+            options=tuple(Option(o.id, o.label) for o in ctx.procedure.outcomes),
+        ),
+        Input(
+            "reasons",
+            FIELDS["reasons"],
+            InputKind.LONG_TEXT,
+            required=required("reasons"),
+            max_length=3000,
+            value=v("reasons"),
+            hint=_needed_by(ctx, "reasons"),
+        ),
+        Input(
+            "risks",
+            FIELDS["risks"],
+            InputKind.LONG_TEXT,
+            required=required("risks"),
+            max_length=3000,
+            value=v("risks"),
+            hint=_needed_by(ctx, "risks"),
+        ),
+        Input(
+            "reconvene_on",
+            FIELDS["reconvene_date"],
+            InputKind.DATE,
+            value=v("reconvene_on") and v("reconvene_on").isoformat(),
+            hint=_needed_by(ctx, "reconvene_date"),
+        ),
+        Input(
+            "alternative",
+            FIELDS["alternative"],
+            InputKind.LONG_TEXT,
+            max_length=3000,
+            value=v("alternative"),
+            hint="e.g. continue or complete the Child and Family Assessment",
+        ),
+        Input(
+            "services",
+            "No S47: services to be provided",
+            InputKind.LONG_TEXT,
+            max_length=3000,
+            value=v("services"),
+        ),
+        Input(
+            "refer_again_when",
+            "No S47: when a further referral is needed",
+            InputKind.LONG_TEXT,
+            max_length=3000,
+            value=v("refer_again_when"),
+        ),
+    ]
+    if unmet or any(i.id.startswith("c_") for i in inputs):
+        inputs.append(
+            Input(
+                "override_reason",
+                "Not met: "
+                + ("; ".join(unmet) if unmet else "(depends on the answers above)")
+                + ". Why decide without them",
+                InputKind.LONG_TEXT,
+                max_length=1000,
+                value=v("override_reason"),
+                hint="Only if you must decide now: the reason goes on the record and to the team manager.",
+            )
+        )
+    version = current.version if current else 0
     return Form(
         "decide",
         f"Decision: {ctx.d.case_ref}",
-        (
-            Input(
-                "outcome",
-                "Outcome",
-                InputKind.CHOICE,
-                required=True,
-                value=v("outcome"),
-                options=tuple(Option(o.id, o.label) for o in ctx.procedure.outcomes),
-            ),
-            Input(
-                "reasons",
-                "Reasons for the decision",
-                InputKind.LONG_TEXT,
-                required=True,
-                max_length=3000,
-                value=v("reasons"),
-            ),
-            Input(
-                "risks",
-                "Risks identified that informed it",
-                InputKind.LONG_TEXT,
-                required=True,
-                max_length=3000,
-                value=v("risks"),
-            ),
-            Input(
-                "reconvene_on",
-                "Reconvene date (Single Assessment)",
-                InputKind.DATE,
-                value=v("reconvene_on") and v("reconvene_on").isoformat(),
-            ),
-            Input(
-                "alternative",
-                "No S47: what happens instead",
-                InputKind.LONG_TEXT,
-                max_length=3000,
-                value=v("alternative"),
-                hint="e.g. continue or complete the Child and Family Assessment",
-            ),
-            Input(
-                "services",
-                "No S47: services to be provided",
-                InputKind.LONG_TEXT,
-                max_length=3000,
-                value=v("services"),
-            ),
-            Input(
-                "refer_again_when",
-                "No S47: when a further referral is needed",
-                InputKind.LONG_TEXT,
-                max_length=3000,
-                value=v("refer_again_when"),
-            ),
-        ),
+        tuple(inputs),
         "Record decision",
-        context=str(ctx.d.id),
+        context=ctx.value("", version),
     )
 
 
-@on(TurnKind.BUTTON, "decide", who="chair")
-async def ask_decide(ctx) -> list[Card]:
-    _check_decidable(ctx)
-    return [ctx.reply("", form=decision_form(ctx, await ctx.decision()))]
+@on(TurnKind.BUTTON, "decide", Act.DECIDE)
+async def ask_decide(ctx: Ctx) -> list[Card]:
+    return [ctx.reply("", form=await decision_form(ctx, await ctx.decision()))]
 
 
-def _check_decidable(ctx) -> None:
-    if ctx.d.state == "convened":
-        raise DialogError("Start the discussion and hear each agency before deciding.")
-    if ctx.d.state not in DECIDABLE:
-        raise DialogError("The record has been signed off; the decision can no longer be changed.")
-
-
-@on(TurnKind.FORM, "decide", who="chair")
-async def decide(ctx) -> list[Card]:
-    _check_decidable(ctx)
+@on(TurnKind.FORM, "decide", Act.DECIDE)
+async def decide(ctx: Ctx) -> list[Card]:
+    current = await ctx.decision()
     f = Fields(ctx.turn.fields)
+    answers = read_answers(ctx, f, ctx.d)
+    for c in ctx.procedure.circumstances:
+        if answers[c.id] is None:
+            f.error(f"c_{c.id}", "Please answer this before the decision: it decides who must take part.")
     outcome_id = f.choice("outcome", {o.id for o in ctx.procedure.outcomes}, required=True)
-    reasons = f.text("reasons", required=True)
-    risks = f.text("risks", required=True)
     outcome = ctx.procedure.outcome(outcome_id) if outcome_id else None
     needs = set(outcome.requires) if outcome else set()
+    reasons = f.text("reasons", required="reasons" in needs)
+    risks = f.text("risks", required="risks" in needs)
     reconvene_on = f.date("reconvene_on", required="reconvene_date" in needs, not_before=ctx.today)
     alternative = f.text("alternative", required="alternative" in needs)
     services, refer_again = f.text("services"), f.text("refer_again_when")
-    if not f.ok:
-        return [ctx.reply("", form=refill(decision_form(ctx), ctx.turn.fields, f.errors))]
-    decision = await ctx.decision() or Decision(
-        discussion_id=ctx.d.id, outcome=outcome_id, reasons="", risks="", decided_by_id=ctx.actor.person_id
+    unmet = gate_unmet(ctx.procedure, ctx.d, await ctx.participants(), answers)
+    override = f.text("override_reason", max_length=1000)
+    if unmet and not override:
+        f.error(
+            "override_reason",
+            "Not met: " + "; ".join(unmet) + ". Wait for them, or give the reason to decide without them.",
+        )
+    if not f.ok or outcome is None:
+        return [
+            ctx.reply("", form=refill(await decision_form(ctx, current, answers), ctx.turn.fields, f.errors))
+        ]
+    if ctx.ref.version != str(current.version if current else 0):
+        raise Stale(await decision_form(ctx, current), ctx.turn.fields)
+
+    changed_answers = apply_answers(ctx.d, answers)
+    if changed_answers:
+        await ctx.audit("circumstances.answered", answers=changed_answers)
+    decision = current or Decision(
+        discussion_id=ctx.did, outcome=outcome.id, reasons="", risks="", decided_by_id=ctx.actor.person_id
     )
-    changed = decision.id is not None
-    decision.outcome, decision.reasons, decision.risks = outcome_id, reasons, risks
+    decision.outcome, decision.reasons, decision.risks = outcome.id, reasons or "", risks or ""
     decision.reconvene_on = reconvene_on if "reconvene_date" in needs else None
     decision.alternative, decision.services, decision.refer_again_when = alternative, services, refer_again
     decision.decided_by_id, decision.decided_at = ctx.actor.person_id, ctx.now
+    decision.override_unmet = "; ".join(unmet) if unmet else None
+    decision.override_reason = override if unmet else None
+    if unmet:
+        decision.override_reviewed_at = decision.override_reviewed_by_id = None
     ctx.session.add(decision)
-    ctx.d.state = "decided"
-    ctx.d.stage = "decision"
-    await ctx.audit("decision.changed" if changed else "decision.recorded", outcome=outcome_id)
+    ctx.d.state, ctx.d.stage = State.DECIDED, "decision"
+    await ctx.audit("decision.changed" if current else "decision.recorded", outcome=outcome.id)
+    if unmet:
+        await ctx.audit("quorum.overridden", unmet=unmet)
     cards = await ctx.changed()
     cards.append(
         ctx.thread(f"*Decision:* {outcome.label}", title=f"Decision recorded by the chair ({ctx.d.case_ref})")
     )
-    if outcome.starts_s47:
-        cards.append(
-            ctx.reply(
-                "Decision recorded. Next: plan the S47 enquiry.",
-                buttons=(Button("plan", "Plan the S47 enquiry", str(ctx.d.id), "primary"),),
-            )
-        )
+    if unmet:
+        cards.append(await _override_notice(ctx))
+    if "plan" in needs:
+        next_step = Button("plan", "Plan the S47 enquiry", ctx.value(), "primary")
+        cards.append(ctx.reply("Decision recorded. Next: plan the S47 enquiry.", buttons=(next_step,)))
     else:
+        next_step = Button("review", "Review the record", ctx.value(), "primary")
         cards.append(
-            ctx.reply(
-                "Decision recorded. Next: review and sign off the record.",
-                buttons=(Button("review", "Review the record", str(ctx.d.id), "primary"),),
-            )
+            ctx.reply("Decision recorded. Next: review and sign off the record.", buttons=(next_step,))
         )
     return cards
 
 
-async def plan_rows(ctx) -> tuple[Plan | None, dict[str, PlanItem]]:
-    plan = (await ctx.session.execute(select(Plan).where(Plan.discussion_id == ctx.d.id))).scalar()
-    items = (await ctx.session.execute(select(PlanItem).where(PlanItem.discussion_id == ctx.d.id))).scalars()
+async def _override_notice(ctx: Ctx) -> Card:
+    """The team manager (or, without one, the duty place) is asked to review the override."""
+    chair = await ctx.session.get(Person, ctx.d.chair_id)
+    manager = chair.manager_id if chair else None
+    target = (
+        Target(TargetKind.DIRECT, person_id=manager, discussion_id=ctx.did)
+        if manager is not None
+        else Target(TargetKind.CHANNEL, place="duty", discussion_id=ctx.did)
+    )
+    return Card(
+        target=target,
+        title=f"Review: decision without the quorum ({ctx.d.case_ref})",
+        text=f"Case {ctx.d.case_ref}: the chair decided without everyone the procedure requires. "
+        "Please open the discussion, read the reason and mark it reviewed.",
+        buttons=(
+            Button("review_override", "Mark reviewed", ctx.value(), "primary"),
+            Button("discussion.open", "Open the discussion", ctx.value()),
+        ),
+        preview=f"{ctx.d.case_ref}: a decision to review",
+    )
+
+
+@on(TurnKind.BUTTON, "review_override", Act.REVIEW_OVERRIDE)
+async def review_override(ctx: Ctx) -> list[Card]:
+    decision = await ctx.decision()
+    if decision is None or not decision.override_reason:
+        return [ctx.reply(f"There is no override to review on {ctx.d.case_ref}.")]
+    if decision.override_reviewed_at is not None:
+        return [ctx.reply("It has already been reviewed. Thank you.")]
+    decision.override_reviewed_at, decision.override_reviewed_by_id = ctx.now, ctx.actor.person_id
+    await ctx.audit("quorum.override_reviewed")
+    return await ctx.changed() + [ctx.reply(f"Recorded: you reviewed the decision on {ctx.d.case_ref}.")]
+
+
+# --- the S47 plan ----------------------------------------------------------------------------------
+
+
+async def plan_rows(ctx: Ctx) -> tuple[Plan | None, dict[str, PlanItem]]:
+    plan = (await ctx.session.execute(select(Plan).where(Plan.discussion_id == ctx.did))).scalar()
+    items = (await ctx.session.execute(select(PlanItem).where(PlanItem.discussion_id == ctx.did))).scalars()
     return plan, {i.item: i for i in items}
 
 
@@ -151,11 +255,10 @@ def _item_value(item: PlanItem | None) -> str | None:
     return f"N/A: {item.na_reason}" if item.not_applicable else item.answer
 
 
-async def plan_form(ctx) -> Form:
+async def plan_form(ctx: Ctx) -> Form:
     plan, items = await plan_rows(ctx)
-    icpc_due = clock.add_working_days(
-        ctx.d.held_on, ctx.procedure.timescales.icpc_working_days, ctx.dialogs.nation
-    )
+    held = ctx.d.held_on or ctx.today
+    icpc_due = clock.add_working_days(held, ctx.procedure.timescales.icpc_working_days, ctx.dialogs.nation)
     inputs = [
         Input(
             f"item_{c.id}",
@@ -186,7 +289,7 @@ async def plan_form(ctx) -> Form:
         ),
         Input(
             "icpc_on",
-            "Initial child protection conference date",
+            "Initial child protection conference date (planned)",
             InputKind.DATE,
             value=plan.icpc_on.isoformat() if plan and plan.icpc_on else None,
             hint=f"Within {ctx.procedure.timescales.icpc_working_days} working days: by {icpc_due:%d %b %Y}.",
@@ -199,114 +302,120 @@ async def plan_form(ctx) -> Form:
             value=plan.icpc_late_reason if plan else None,
         ),
     ]
+    version = plan.version if plan else 0
     return Form(
-        "plan", f"S47 plan: {ctx.d.case_ref}", tuple(inputs), "Save plan", context=str(ctx.d.id), error=None
+        "plan", f"S47 plan: {ctx.d.case_ref}", tuple(inputs), "Save plan", context=ctx.value("", version)
     )
 
 
-@on(TurnKind.BUTTON, "plan", who="chair")
-async def ask_plan(ctx) -> list[Card]:
+async def plan_gaps(ctx: Ctx) -> list[str]:
+    """What the plan still lacks (empty when complete)."""
+    plan, items = await plan_rows(ctx)
+    missing = [c.label for c in ctx.procedure.s47_checklist if c.id not in items]
+    if plan is None or plan.tell_parents is None:
+        missing.append("whether parents/carers are told")
+    if plan is None or not plan.tell_parents_how:
+        missing.append("what parents/carers are told, or why not")
+    if plan is None or plan.icpc_on is None:
+        missing.append("the conference date")
+    return missing
+
+
+async def _check_plannable(ctx: Ctx) -> None:
+    decision = await ctx.decision()
+    if decision is None or "plan" not in ctx.procedure.outcome(decision.outcome).requires:
+        raise DialogError("The plan is for S47 enquiries: record a decision to start them first.")
+
+
+@on(TurnKind.BUTTON, "plan", Act.PLAN)
+async def ask_plan(ctx: Ctx) -> list[Card]:
     await _check_plannable(ctx)
     return [ctx.reply("", form=await plan_form(ctx))]
 
 
-async def _check_plannable(ctx) -> None:
-    decision = await ctx.decision()
-    if decision is None or not ctx.procedure.outcome(decision.outcome).starts_s47:
-        raise DialogError("The plan is for S47 enquiries: record a decision to start them first.")
-    if ctx.d.state not in DECIDABLE:
-        raise DialogError("The record has been signed off; the plan can no longer be changed.")
-
-
-@on(TurnKind.FORM, "plan", who="chair")
-async def save_plan(ctx) -> list[Card]:
-    """Saves whatever is valid, so a long plan can be filled in over several sittings."""
+@on(TurnKind.FORM, "plan", Act.PLAN)
+async def save_plan(ctx: Ctx) -> list[Card]:
+    """Saves what is given, so a long plan can be filled in over several sittings; a form with a
+    problem saves nothing and comes back with what was typed."""
     await _check_plannable(ctx)
     f = Fields(ctx.turn.fields)
     plan, items = await plan_rows(ctx)
-    if plan is None:
-        plan = Plan(discussion_id=ctx.d.id)
-        ctx.session.add(plan)
-    missing = []
+    if ctx.ref.version != str(plan.version if plan else 0):
+        raise Stale(await plan_form(ctx), ctx.turn.fields)
+    answers: dict[str, tuple[str, re.Match[str] | None]] = {}
     for c in ctx.procedure.s47_checklist:
-        key = f"item_{c.id}"
-        text = f.text(key)
+        text = f.text(f"item_{c.id}")
         if text is None:
-            if c.id not in items:
-                missing.append(c.label)
             continue
-        item = items.get(c.id) or PlanItem(discussion_id=ctx.d.id, item=c.id)
         na = NOT_APPLICABLE.match(text)
         if na and not na.group("reason").strip():
-            f.error(key, "Please say why it does not apply (N/A: reason).")
-            continue
-        item.not_applicable = bool(na)
-        item.na_reason = na.group("reason").strip() if na else None
-        item.answer = None if na else text
-        ctx.session.add(item)
-        if c.id == "criminal_investigation":
-            plan.criminal_investigation = text
-    tell = f.yes_no("tell_parents")
-    how = f.text("tell_parents_how")
-    if tell is not None:
-        plan.tell_parents = tell
-    if how:
-        plan.tell_parents_how = how
+            f.error(f"item_{c.id}", "Please say why it does not apply (N/A: reason).")
+        answers[c.id] = (text, na)
+    tell, how = f.yes_no("tell_parents"), f.text("tell_parents_how")
     icpc_on = f.date("icpc_on", not_before=ctx.today)
     late = f.text("icpc_late_reason", max_length=1000)
     limit = ctx.procedure.timescales.icpc_working_days
-    if (
-        icpc_on
-        and clock.working_days_between(ctx.d.held_on, icpc_on, ctx.dialogs.nation) > limit
-        and not (late or plan.icpc_late_reason)
-    ):
+    held = ctx.d.held_on or ctx.today
+    too_late = icpc_on is not None and clock.working_days_between(held, icpc_on, ctx.dialogs.nation) > limit
+    if too_late and not (late or (plan and plan.icpc_late_reason)):
         f.error(
             "icpc_late_reason",
             f"That is more than {limit} working days after this discussion; "
             "please give the reason, which goes into the record.",
         )
-    elif icpc_on and f.ok:
+    if not f.ok:
+        return [ctx.reply("", form=refill(await plan_form(ctx), ctx.turn.fields, f.errors))]
+
+    if plan is None:
+        plan = Plan(discussion_id=ctx.did)
+        ctx.session.add(plan)
+    for cid, (text, na) in answers.items():
+        item = items.get(cid) or PlanItem(discussion_id=ctx.did, item=cid)
+        item.not_applicable = na is not None
+        item.na_reason = na.group("reason").strip() if na else None
+        item.answer = None if na else text
+        ctx.session.add(item)
+        if cid == "criminal_investigation":
+            plan.criminal_investigation = text
+    if tell is not None:
+        plan.tell_parents = tell
+    if how:
+        plan.tell_parents_how = how
+    if icpc_on:
         plan.icpc_on = icpc_on
     if late:
         plan.icpc_late_reason = late
     plan.updated_at = ctx.now
-    if plan.tell_parents is None:
-        missing.append("whether parents/carers are told")
-    if not plan.tell_parents_how:
-        missing.append("what parents/carers are told, or why not")
-    if plan.icpc_on is None:
-        missing.append("the conference date")
     await ctx.session.flush()
-    await ctx.audit("plan.saved", complete=not missing and f.ok)
-    if not f.ok:
-        return await ctx.changed() + [
-            ctx.reply("", form=refill(await plan_form(ctx), ctx.turn.fields, f.errors))
-        ]
+    missing = await plan_gaps(ctx)
+    await ctx.audit("plan.saved", complete=not missing)
+    cards = await ctx.changed()
     if missing:
-        return await ctx.changed() + [
-            ctx.reply(
-                "Saved. Still to answer: " + "; ".join(missing[:6]) + (" ..." if len(missing) > 6 else ""),
-                form=await plan_form(ctx),
-            )
+        more = " ..." if len(missing) > 6 else ""
+        return cards + [
+            ctx.reply("Saved. Still to answer: " + "; ".join(missing[:6]) + more, form=await plan_form(ctx))
         ]
-    ctx.d.state = "planned"
-    return await ctx.changed() + [
+    return cards + [
         ctx.reply(
             "The S47 plan is complete. Add actions with owners and due dates, then review the record.",
             buttons=(
-                Button("add_action", "Add an action", str(ctx.d.id)),
-                Button("review", "Review the record", str(ctx.d.id), "primary"),
+                Button("add_action", "Add an action", ctx.value()),
+                Button("review", "Review the record", ctx.value(), "primary"),
             ),
         )
     ]
 
 
-async def action_form(ctx) -> Form:
-    from dialogs.flows.attendance import _participant_options
+# --- actions ---------------------------------------------------------------------------------------
 
-    options = await _participant_options(ctx)
+
+async def action_form(ctx: Ctx) -> Form:
+    options = tuple(
+        Option(o.value.partition(".")[0], o.label) for o in await participant_options(ctx)
+    )  # the person, whatever their row's version: an action does not edit attendance
     chair = await ctx.session.get(Person, ctx.d.chair_id)
-    options = (Option(str(chair.id), f"{chair.display_name} - chair"),) + options
+    assert chair is not None
+    options = (Option(str(chair.id), f"{chair.display_name} - chair"), *options)
     return Form(
         "add_action",
         f"Action: {ctx.d.case_ref}",
@@ -316,29 +425,28 @@ async def action_form(ctx) -> Form:
             Input("due_on", "Due date", InputKind.DATE, required=True),
         ),
         "Add action",
-        context=str(ctx.d.id),
+        context=ctx.value(),
     )
 
 
-@on(TurnKind.BUTTON, "add_action", who="chair")
-async def ask_action(ctx) -> list[Card]:
-    if ctx.d.state not in DECIDABLE:
-        raise DialogError("Actions are agreed during the discussion, before the record is signed off.")
+@on(TurnKind.BUTTON, "add_action", Act.ADD_ACTION)
+async def ask_action(ctx: Ctx) -> list[Card]:
     return [ctx.reply("", form=await action_form(ctx))]
 
 
-@on(TurnKind.FORM, "add_action", who="chair")
-async def add_action(ctx) -> list[Card]:
+@on(TurnKind.FORM, "add_action", Act.ADD_ACTION)
+async def add_action(ctx: Ctx) -> list[Card]:
     form = await action_form(ctx)
     f = Fields(ctx.turn.fields)
     description = f.text("description", required=True, max_length=1000)
     owner = f.choice("owner", {o.value for o in form.inputs[1].options}, required=True)
     due_on = f.date("due_on", required=True, not_before=ctx.today)
-    if not f.ok:
+    if not f.ok or owner is None or due_on is None or description is None:
         return [ctx.reply("", form=refill(form, ctx.turn.fields, f.errors))]
     person = await ctx.session.get(Person, int(owner))
+    assert person is not None and person.id is not None
     action = Action(
-        discussion_id=ctx.d.id,
+        discussion_id=ctx.did,
         description=description,
         owner_id=person.id,
         owner_agency=person.agency,
@@ -354,22 +462,22 @@ async def add_action(ctx) -> list[Card]:
             f"You own an action from the strategy discussion on *{ctx.d.case_ref}*, due "
             f"{due_on:%a %d %b %Y}:\n{description}",
             title=f"Action for {ctx.d.case_ref}",
-            buttons=(Button("action_done", "Mark done", f"{ctx.d.id}:{action.id}"),),
+            buttons=(Button("action_done", "Mark done", ctx.value(action.id)),),
             preview=f"{ctx.d.case_ref}: action due {due_on:%d %b}",
         ),
-        ctx.reply("Action added.", buttons=(Button("add_action", "Add another", str(ctx.d.id)),)),
+        ctx.reply("Action added.", buttons=(Button("add_action", "Add another", ctx.value()),)),
     ]
 
 
-@on(TurnKind.BUTTON, "action_done", who="participant")
-async def action_done(ctx) -> list[Card]:
+@on(TurnKind.BUTTON, "action_done", Act.ACTION_DONE)
+async def action_done(ctx: Ctx) -> list[Card]:
     action = await ctx.session.get(Action, int(ctx.subject)) if ctx.subject.isdigit() else None
-    if action is None or action.discussion_id != ctx.d.id:
+    if action is None or action.discussion_id != ctx.did:
         raise DialogError("I cannot find that action.")
     if ctx.actor.person_id not in (action.owner_id, ctx.d.chair_id):
         raise DialogError("Only the action's owner or the chair can mark it done.")
     if action.status == "done":
         return [ctx.reply("That action is already marked done.")]
-    action.status = "done"
+    action.status, action.done_at, action.done_by_id = "done", ctx.now, ctx.actor.person_id
     await ctx.audit("action.done", action_id=action.id)
     return await ctx.changed() + [ctx.reply("Marked done. Thank you.")]

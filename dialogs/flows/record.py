@@ -1,28 +1,56 @@
-"""The record: review, the chair's sign-off, circulation, and each recipient's acknowledgement."""
+"""The record: review, the chair's sign-off, circulation, each recipient's acknowledgement, and the
+outcome told to those who did not take part.
+
+Sign-off signs what the chair reviewed: the sign-off form carries a fingerprint of the draft, and if
+the draft changed meanwhile (a late reply, a correction) the new draft is shown to be signed instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
 
 from sqlalchemy import func, select
 
+from dialogs import clock
+from dialogs.engine import Ctx
+from dialogs.flows.decision import plan_gaps
 from dialogs.flows.registry import on
-from dialogs.model import Button, Card, Form, Input, InputKind, TurnKind
-from dialogs.quorum import PRESENT, quorum_agencies, required_attendees
+from dialogs.flows.thread import plan_needed
+from dialogs.lifecycle import Act, State
+from dialogs.model import Button, Card, Form, Input, InputKind, Option, TurnKind
+from dialogs.quorum import PRESENT, agencies_to_tell
 from dialogs.record_text import assemble
-from dialogs.validate import DialogError, Fields, refill
-from storage.models import Circulation, RecordVersion
+from dialogs.validate import DialogError, Fields, Stale, refill
+from storage.models import Circulation, OutcomeTold, RecordVersion
 
-SIGNABLE = {"decided", "planned"}
+HOW_TOLD = (
+    Option("phone", "By phone"),
+    Option("secure_email", "By secure email"),
+    Option("email", "By email"),
+    Option("letter", "By letter"),
+    Option("in_person", "In person"),
+    Option("other", "Another way"),
+)
 
 
-async def _gaps(ctx) -> tuple[list[str], list[str]]:
-    """What the procedure asked for that did not happen, and agencies nobody from which was invited."""
+def fingerprint(draft: str) -> str:
+    return hashlib.sha256(draft.encode()).hexdigest()[:12]
+
+
+async def _untold(ctx: Ctx) -> list[str]:
+    """Agencies that must be told the outcome and that nobody invited can be sent it by the bot."""
     parts = await ctx.participants()
-    unmet = [n.label for n in required_attendees(ctx.procedure, ctx.d, parts) if not n.met]
     invited = {p.agency for p in parts}
-    wanted = [ctx.d.referring_agency, *quorum_agencies(ctx.procedure, ctx.d)]
-    uninvited = [a.label for a in ctx.procedure.agencies if a.id in wanted and a.id not in invited]
-    return unmet, uninvited
+    return [a for a in agencies_to_tell(ctx.procedure, ctx.d, parts) if a not in invited]
 
 
-async def signoff_form(ctx) -> Form:
+def _labels(ctx: Ctx, agencies: list[str]) -> str:
+    names = {a.id: a.label for a in ctx.procedure.agencies}
+    return ", ".join(names.get(a, a) for a in agencies)
+
+
+async def signoff_form(ctx: Ctx, draft: str) -> Form:
     inputs = [
         Input(
             "monitoring",
@@ -33,26 +61,17 @@ async def signoff_form(ctx) -> Form:
             value=ctx.d.monitoring,
         )
     ]
-    unmet, uninvited = await _gaps(ctx)
-    if unmet:
-        inputs.append(
-            Input(
-                "unmet_reason",
-                "Not met: " + "; ".join(unmet) + ". Why the discussion went ahead",
-                InputKind.LONG_TEXT,
-                required=True,
-                max_length=1000,
-            )
-        )
-    if uninvited:
+    untold = await _untold(ctx)
+    if untold:
         inputs.append(
             Input(
                 "notify_others",
-                "Not invited: " + ", ".join(uninvited) + ". How and when they will be told the outcome",
+                f"Not invited: {_labels(ctx, untold)}. How and when they will be told the outcome",
                 InputKind.LONG_TEXT,
                 required=True,
                 max_length=1000,
-                hint="The referrer and agencies that did not attend must be told within 1 working day.",
+                hint="The referrer and agencies that did not attend must be told within 1 working day; "
+                "record it on the discussion's post once they have been.",
             )
         )
     return Form(
@@ -60,64 +79,59 @@ async def signoff_form(ctx) -> Form:
         f"Sign off: {ctx.d.case_ref}",
         tuple(inputs),
         "Sign off and circulate",
-        context=str(ctx.d.id),
+        context=ctx.value("", fingerprint(draft)),
     )
 
 
-async def _check_signable(ctx) -> None:
-    d = ctx.d
-    decision = await ctx.decision()
-    if decision is None:
+async def _check_signable(ctx: Ctx) -> None:
+    if await ctx.decision() is None:
         raise DialogError("Record the decision before signing off the record.")
-    if ctx.procedure.outcome(decision.outcome).starts_s47 and d.state != "planned":
+    if await plan_needed(ctx) and await plan_gaps(ctx):
         raise DialogError(
             "Complete the S47 plan (every checklist item answered or marked N/A) before signing off."
         )
-    if d.state not in SIGNABLE:
-        raise DialogError("This record has already been signed off.")
 
 
-@on(TurnKind.BUTTON, "review", who="chair")
-async def review(ctx) -> list[Card]:
+async def _review_card(ctx: Ctx, form: Form | None = None, draft: str | None = None) -> Card:
+    draft = draft if draft is not None else await assemble(ctx)
+    return ctx.reply(
+        draft, title=f"Draft record: {ctx.d.case_ref}", form=form or await signoff_form(ctx, draft)
+    )
+
+
+@on(TurnKind.BUTTON, "review", Act.REVIEW)
+async def review(ctx: Ctx) -> list[Card]:
     await _check_signable(ctx)
     await ctx.audit("record.viewed")  # who saw the record, as well as who changed it
-    return [
-        ctx.reply(await assemble(ctx), title=f"Draft record: {ctx.d.case_ref}", form=await signoff_form(ctx))
-    ]
+    return [await _review_card(ctx)]
 
 
-@on(TurnKind.FORM, "signoff", who="chair")
-async def sign_off(ctx) -> list[Card]:
+@on(TurnKind.FORM, "signoff", Act.SIGN_OFF)
+async def sign_off(ctx: Ctx) -> list[Card]:
     await _check_signable(ctx)
     d, f = ctx.d, Fields(ctx.turn.fields)
+    draft = await assemble(ctx)
+    form = await signoff_form(ctx, draft)
     monitoring = f.text("monitoring", required=True, max_length=1000)
-    form = await signoff_form(ctx)
     asked = {i.id for i in form.inputs}
-    unmet_reason = f.text("unmet_reason", required="unmet_reason" in asked, max_length=1000)
     notify_others = f.text("notify_others", required="notify_others" in asked, max_length=1000)
-    if not f.ok:
-        return [
-            ctx.reply(
-                await assemble(ctx),
-                title=f"Draft record: {d.case_ref}",
-                form=refill(form, ctx.turn.fields, f.errors),
-            )
-        ]
-    unmet, uninvited = await _gaps(ctx)
+    if not f.ok or monitoring is None:
+        return [await _review_card(ctx, refill(form, ctx.turn.fields, f.errors), draft)]
+    if ctx.ref.version != fingerprint(draft):
+        raise Stale(form, ctx.turn.fields)  # the chair signs what they read
+    untold = await _untold(ctx)
     d.monitoring = monitoring
-    if unmet_reason:
-        d.monitoring += f"\nNot met ({'; '.join(unmet)}); went ahead because: {unmet_reason}"
     if notify_others:
-        d.monitoring += f"\nOutcome to {', '.join(uninvited)}: {notify_others}"
+        d.monitoring += f"\nOutcome to {_labels(ctx, untold)}: {notify_others}"
     version = (
         await ctx.session.execute(
             select(func.coalesce(func.max(RecordVersion.version), 0)).where(
                 RecordVersion.discussion_id == d.id
             )
         )
-    ).scalar() + 1
+    ).scalar_one() + 1
     record = RecordVersion(
-        discussion_id=d.id,
+        discussion_id=ctx.did,
         version=version,
         body=await assemble(ctx),
         created_at=ctx.now,
@@ -125,36 +139,32 @@ async def sign_off(ctx) -> list[Card]:
         signed_off_at=ctx.now,
     )
     ctx.session.add(record)
-    d.state, d.stage = "signed_off", "record"
+    d.state, d.stage = State.SIGNED_OFF, "record"
     await ctx.session.flush()
     await ctx.audit("record.signed_off", record_id=record.id, version=version)
     cards = await _circulate(ctx, record)
-    d.state = "circulated"
     await ctx.audit("record.circulated", record_id=record.id, recipients=len(cards))
-    return (
-        await ctx.changed()
-        + cards
-        + [
-            ctx.reply(
-                f"Signed off and circulated to {len(cards)} {'person' if len(cards) == 1 else 'people'}. "
-                "The discussion's post shows who has acknowledged it."
-            )
-        ]
-    )
+    note = f"Signed off and circulated to {len(cards)} {'person' if len(cards) == 1 else 'people'}."
+    buttons: tuple[Button, ...] = ()
+    if untold:
+        note += (
+            f" The outcome still has to reach: {_labels(ctx, untold)}. Record it once they have been told."
+        )
+        buttons = (Button("tell_outcome", "Record who was told", ctx.value(), "primary"),)
+    return await ctx.changed() + cards + [ctx.reply(note, buttons=buttons)]
 
 
-async def _circulate(ctx, record: RecordVersion) -> list[Card]:
-    """The record to those who took part; the outcome to the referrer and agencies that did not attend."""
+async def _circulate(ctx: Ctx, record: RecordVersion) -> list[Card]:
+    """The record to those who took part; the outcome to those invited from the agencies to tell."""
     d = ctx.d
     parts = await ctx.participants(fresh=True)
-    present_agencies = {p.agency for p in parts if p.status in PRESENT}
+    to_tell = set(agencies_to_tell(ctx.procedure, d, parts))
     cards = []
     for part in parts:
         if part.is_chair:
             continue
         took_part = part.status in PRESENT
-        referrer = part.role == "referrer" or part.agency == d.referring_agency
-        if not took_part and not (referrer or part.agency not in present_agencies):
+        if not took_part and part.agency not in to_tell:
             continue  # their agency was represented: the attendee carries the record back
         kind = "record" if took_part else "outcome_notification"
         c = Circulation(record_id=record.id, person_id=part.person_id, kind=kind, sent_at=ctx.now)
@@ -166,7 +176,7 @@ async def _circulate(ctx, record: RecordVersion) -> list[Card]:
                 part.person_id,
                 body,
                 title=f"{'Record' if took_part else 'Outcome'} of strategy discussion: {d.case_ref}",
-                buttons=(Button("ack", "Acknowledge receipt", f"{d.id}:{c.id}", "primary"),),
+                buttons=(Button("ack", "Acknowledge receipt", ctx.value(c.id), "primary"),),
                 key=f"circulation:{c.id}",
                 preview=f"{d.case_ref}: {'record' if took_part else 'outcome'} to acknowledge",
             )
@@ -174,22 +184,24 @@ async def _circulate(ctx, record: RecordVersion) -> list[Card]:
     return cards
 
 
-async def _outcome_text(ctx) -> str:
+async def _outcome_text(ctx: Ctx) -> str:
     decision = await ctx.decision()
+    assert decision is not None
     outcome = ctx.procedure.outcome(decision.outcome)
+    held = f" held on {ctx.d.held_on:%d %b %Y}" if ctx.d.held_on else ""
     return (
-        f"The strategy discussion about case *{ctx.d.case_ref}* held on {ctx.d.held_on:%d %b %Y} decided: "
+        f"The strategy discussion about case *{ctx.d.case_ref}*{held} decided: "
         f"*{outcome.label}*.\nReasons: {decision.reasons}\nPlease contact the chair for anything further."
     )
 
 
-@on(TurnKind.BUTTON, "ack", who="participant")
-async def acknowledge(ctx) -> list[Card]:
+@on(TurnKind.BUTTON, "ack", Act.ACKNOWLEDGE)
+async def acknowledge(ctx: Ctx) -> list[Card]:
     c = await ctx.session.get(Circulation, int(ctx.subject)) if ctx.subject.isdigit() else None
     if c is None or c.person_id != ctx.actor.person_id:
         raise DialogError("That acknowledgement is not yours to give.")
     record = await ctx.session.get(RecordVersion, c.record_id)
-    if record.discussion_id != ctx.d.id:
+    if record is None or record.discussion_id != ctx.did:
         raise DialogError("That acknowledgement belongs to another discussion.")
     if c.acknowledged_at is not None:
         return [ctx.reply("You have already acknowledged it. Thank you.")]
@@ -198,38 +210,74 @@ async def acknowledge(ctx) -> list[Card]:
     return await ctx.changed() + [ctx.reply(f"Acknowledged: {ctx.d.case_ref}. Thank you.")]
 
 
-CLOSABLE = {"convened", "in_discussion", "decided", "planned", "signed_off", "circulated"}
+# --- the outcome told another way -------------------------------------------------------------------
 
 
-def close_form(ctx) -> Form:
-    reason = Input(
-        "reason",
-        "Why it is closed",
-        InputKind.LONG_TEXT,
-        required=True,
-        max_length=1000,
-        hint="e.g. enquiries complete, or convened in error. Its open deadlines stop.",
+async def _still_to_tell(ctx: Ctx) -> list[str]:
+    told = select(OutcomeTold.agency).where(OutcomeTold.discussion_id == ctx.did)
+    done = set((await ctx.session.execute(told)).scalars())
+    parts = await ctx.participants()
+    sent = {p.agency for p in parts if p.status not in PRESENT and not p.is_chair}
+    return [a for a in agencies_to_tell(ctx.procedure, ctx.d, parts) if a not in done and a not in sent]
+
+
+async def tell_form(ctx: Ctx) -> Form:
+    agencies = await _still_to_tell(ctx)
+    if not agencies:
+        raise DialogError(f"Everyone who had to be told the outcome of {ctx.d.case_ref} has been.")
+    names = {a.id: a.label for a in ctx.procedure.agencies}
+    now = ctx.local_now
+    return Form(
+        "tell_outcome",
+        f"Outcome told: {ctx.d.case_ref}",
+        (
+            Input(
+                "agency",
+                "Which agency was told",
+                InputKind.CHOICE,
+                required=True,
+                options=tuple(Option(a, names.get(a, a)) for a in agencies),
+            ),
+            Input("told_by", "Who told them", InputKind.SHORT_TEXT, required=True, max_length=200),
+            Input("how", "How", InputKind.CHOICE, required=True, options=HOW_TOLD),
+            Input("told_date", "Date", InputKind.DATE, required=True, value=now.date().isoformat()),
+            Input("told_time", "Time", InputKind.TIME, required=True, value=now.strftime("%H:%M")),
+        ),
+        "Record",
+        context=ctx.value(),
     )
-    return Form("close", f"Close {ctx.d.case_ref}", (reason,), "Close", context=str(ctx.d.id))
 
 
-@on(TurnKind.BUTTON, "close", who="chair")
-async def ask_close(ctx) -> list[Card]:
-    if ctx.d.state not in CLOSABLE:
-        raise DialogError("This discussion is already closed.")
-    return [ctx.reply("", form=close_form(ctx))]
+@on(TurnKind.BUTTON, "tell_outcome", Act.TELL_OUTCOME)
+async def ask_tell(ctx: Ctx) -> list[Card]:
+    return [ctx.reply("", form=await tell_form(ctx))]
 
 
-@on(TurnKind.FORM, "close", who="chair")
-async def close(ctx) -> list[Card]:
-    if ctx.d.state not in CLOSABLE:
-        raise DialogError("This discussion is already closed.")
+@on(TurnKind.FORM, "tell_outcome", Act.TELL_OUTCOME)
+async def tell(ctx: Ctx) -> list[Card]:
+    form = await tell_form(ctx)
     f = Fields(ctx.turn.fields)
-    reason = f.text("reason", required=True, max_length=1000)
-    if not f.ok:
-        return [ctx.reply("", form=refill(close_form(ctx), ctx.turn.fields, f.errors))]
-    previous = ctx.d.state
-    ctx.d.state = "closed"
-    ctx.d.monitoring = (ctx.d.monitoring + "\n" if ctx.d.monitoring else "") + f"Closed: {reason}"
-    await ctx.audit("discussion.closed", previous_state=previous)
-    return await ctx.changed() + [ctx.reply(f"{ctx.d.case_ref} is closed. Its reminders stop.")]
+    agency = f.choice("agency", {o.value for o in form.inputs[0].options}, required=True)
+    told_by = f.text("told_by", required=True, max_length=200)
+    how = f.choice("how", {o.value for o in HOW_TOLD}, required=True)
+    day, at = f.date("told_date", required=True), f.time("told_time", required=True)
+    told_at = clock.localize(datetime.combine(day, at), ctx.dialogs.tz) if day and at else None
+    if told_at is not None and told_at > ctx.now:
+        f.error("told_time", "That is in the future: record it once they have been told.")
+    if not f.ok or agency is None or told_by is None or how is None or told_at is None:
+        return [ctx.reply("", form=refill(form, ctx.turn.fields, f.errors))]
+    ctx.session.add(
+        OutcomeTold(
+            discussion_id=ctx.did,
+            agency=agency,
+            told_by=told_by,
+            how=how,
+            told_at=told_at,
+            recorded_by_id=ctx.actor.person_id,
+            recorded_at=ctx.now,
+        )
+    )
+    await ctx.audit("outcome.told", agency=agency, how=how, told_at=told_at.isoformat())
+    left = [a for a in await _still_to_tell(ctx) if a != agency]
+    note = "Recorded." + (f" Still to tell: {_labels(ctx, left)}." if left else " Everyone has been told.")
+    return await ctx.changed() + [ctx.reply(note)]

@@ -1,16 +1,18 @@
 """The agenda as threaded prompts, and replies in the thread as attributed contributions."""
 
+from __future__ import annotations
+
 from sqlalchemy import select
 
-from dialogs.flows.registry import on
+from dialogs.engine import Ctx
+from dialogs.flows.registry import not_recorded, on
+from dialogs.lifecycle import Act, State
 from dialogs.model import Button, Card, Form, Input, InputKind, Option, TurnKind
-from dialogs.validate import MAX_LONG, DialogError, Fields, refill
+from dialogs.validate import MAX_LONG, DialogError, Fields, Stale, refill
 from storage.models import Contribution, Person
 
-OPEN_STATES = {"convened", "in_discussion", "decided", "planned"}
 
-
-def stage_input(ctx, value: str | None = None) -> Input:
+def stage_input(ctx: Ctx, value: str | None = None) -> Input:
     """A choice of the procedure's agenda stages, for placing a contribution."""
     return Input(
         "stage",
@@ -21,22 +23,23 @@ def stage_input(ctx, value: str | None = None) -> Input:
     )
 
 
-def stage_card(ctx, stage_id: str, extra: str = "") -> Card:
+def stage_card(ctx: Ctx, stage_id: str, extra: str = "") -> Card:
     """The prompt for one agenda stage, posted in the thread, with the chair's next step as buttons."""
     stages = ctx.procedure.agenda
     n = next(i for i, s in enumerate(stages) if s.id == stage_id)
     stage = stages[n]
     buttons = []
     if n == 0:
-        buttons.append(Button("start", "Start the discussion (chair)", str(ctx.d.id), "primary"))
+        buttons.append(Button("start", "Start the discussion (chair)", ctx.value(), "primary"))
     elif stage.id == "decision":
-        buttons.append(Button("decide", "Record the decision (chair)", str(ctx.d.id), "primary"))
+        buttons.append(Button("decide", "Record the decision (chair)", ctx.value(), "primary"))
     elif stage.id == "plan":
-        buttons.append(Button("plan", "Plan the S47 enquiry (chair)", str(ctx.d.id), "primary"))
+        buttons.append(Button("plan", "Plan the S47 enquiry (chair)", ctx.value(), "primary"))
     elif stage.id == "record":
-        buttons.append(Button("review", "Review the record (chair)", str(ctx.d.id), "primary"))
+        buttons.append(Button("review", "Review the record (chair)", ctx.value(), "primary"))
     if 0 < n < len(stages) - 1:
-        buttons.append(Button("next_stage", f"Next: {stages[n + 1].title}", str(ctx.d.id)))
+        # The value names the stage it moves to, so a second press (or an old card) moves nothing.
+        buttons.append(Button("next_stage", f"Next: {stages[n + 1].title}", ctx.value(stages[n + 1].id)))
     text = stage.prompt + (f"\n\n{extra}" if extra else "")
     if stage.id == "plan":
         text += "\n\n" + ctx.procedure.cultural_context_prompt
@@ -44,66 +47,60 @@ def stage_card(ctx, stage_id: str, extra: str = "") -> Card:
         text,
         title=f"Stage {n + 1} of {len(stages)} - {stage.title}",
         buttons=tuple(buttons),
-        key=f"stage:{ctx.d.id}:{stage.id}",
+        key=f"stage:{ctx.did}:{stage.id}",
     )
 
 
-@on(TurnKind.BUTTON, "start", who="chair")
-async def start(ctx) -> list[Card]:
+@on(TurnKind.BUTTON, "start", Act.START)
+async def start(ctx: Ctx) -> list[Card]:
+    from dialogs.flows.convene import final_agencies_missing
+
+    missing = await final_agencies_missing(ctx)
+    if missing:
+        raise DialogError(
+            f"This is the final discussion of {ctx.d.case_ref}: first invite someone from "
+            f"{', '.join(missing)}, who took part in the first discussion."
+        )
     d = ctx.d
-    if d.state != "convened":
-        raise DialogError("This discussion has already started.")
-    d.state, d.held_on = "in_discussion", ctx.today
+    d.state, d.started_at, d.held_on = State.IN_PROGRESS, ctx.now, ctx.today
     d.stage = ctx.procedure.agenda[1].id
-    await ctx.audit("discussion.started", held_on=d.held_on.isoformat())
+    await ctx.audit("discussion.started", held_on=ctx.today.isoformat())
     return await ctx.changed() + [stage_card(ctx, d.stage)]
 
 
-@on(TurnKind.BUTTON, "next_stage", who="chair")
-async def next_stage(ctx) -> list[Card]:
+@on(TurnKind.BUTTON, "next_stage", Act.NEXT_STAGE)
+async def next_stage(ctx: Ctx) -> list[Card]:
     d = ctx.d
-    if d.state == "convened":
-        raise DialogError("Start the discussion first (the Start button on its post).")
     ids = [s.id for s in ctx.procedure.agenda]
     n = ids.index(d.stage)
-    if n + 1 >= len(ids):
+    target = ctx.subject or (ids[n + 1] if n + 1 < len(ids) else "")
+    if target not in ids:
         raise DialogError("This is the last stage.")
-    if ids[n + 1] == "plan" and not await _decision_starts_s47(ctx):
-        target = "record"  # no S47 enquiry: nothing to plan
-    else:
-        target = ids[n + 1]
-    if ids.index(target) > ids.index("decision") and d.state == "in_discussion":
+    if ids.index(target) <= n:
+        return [ctx.reply(f"The discussion is already at {ctx.procedure.agenda[n].title}.")]
+    if target == "plan" and not await plan_needed(ctx):
+        target = "record"  # nothing to plan for this outcome
+    if ids.index(target) > ids.index("decision") and ctx.state == State.IN_PROGRESS:
         raise DialogError("Record the decision before moving on.")
     d.stage = target
     await ctx.audit("discussion.stage", stage=target)
     return await ctx.changed() + [stage_card(ctx, target)]
 
 
-async def _decision_starts_s47(ctx) -> bool:
+async def plan_needed(ctx: Ctx) -> bool:
+    """Whether the decision's outcome requires a plan (its `requires` list in the procedure)."""
     decision = await ctx.decision()
-    return bool(decision and ctx.procedure.outcome(decision.outcome).starts_s47)
+    return decision is not None and "plan" in ctx.procedure.outcome(decision.outcome).requires
 
 
-@on(TurnKind.REPLY, "")
-async def reply(ctx) -> list[Card]:
+@on(TurnKind.REPLY, "", Act.CONTRIBUTE)
+async def reply(ctx: Ctx) -> list[Card]:
     """A participant's reply in the thread becomes their contribution to the current stage."""
     d = ctx.d
     part = await ctx.participant(ctx.actor.person_id)
     if part is None or part.status in ("declined", "absent"):
-        # Nothing is stored: only invited professionals may contribute.
-        return [
-            ctx.reply(
-                f"Your message in the {d.case_ref} thread was not recorded: only people taking part in "
-                "this strategy discussion can contribute. If you should be, ask the chair to invite you."
-            )
-        ]
-    if d.state not in OPEN_STATES:
-        return [
-            ctx.reply(
-                f"The record of {d.case_ref} has been signed off, so your message was not added to it. "
-                "Please send further information to the chair."
-            )
-        ]
+        # Nothing is stored: only professionals taking part may contribute.
+        return [ctx.reply(not_recorded(d.case_ref))]
     text = ctx.turn.text.strip()
     if not text:
         return []
@@ -118,7 +115,7 @@ async def reply(ctx) -> list[Card]:
     if part.status == "invited":
         part.status, part.how, part.responded_at = "accepted", "chat", ctx.now  # taking part is accepting
     c = Contribution(
-        discussion_id=d.id,
+        discussion_id=ctx.did,
         person_id=ctx.actor.person_id,
         agency=part.agency,
         stage=d.stage,
@@ -132,19 +129,20 @@ async def reply(ctx) -> list[Card]:
     return await ctx.changed()
 
 
-async def correct_form(ctx) -> Form:
+async def correct_form(ctx: Ctx) -> Form:
     rows = (
         await ctx.session.execute(
             select(Contribution, Person)
-            .join(Person, Person.id == Contribution.person_id)
-            .where(Contribution.discussion_id == ctx.d.id)
-            .order_by(Contribution.id)
+            .join(Person, Person.id == Contribution.person_id)  # type: ignore[arg-type]
+            .where(Contribution.discussion_id == ctx.did)
+            .order_by(Contribution.id)  # type: ignore[arg-type]
         )
     ).all()
     if not rows:
         raise DialogError("There are no contributions to correct yet.")
+    # Each option carries the contribution's version, so a correction made meanwhile is not overwritten.
     options = tuple(
-        Option(str(c.id), f"#{c.id} {p.display_name} ({c.stage}): {c.text[:40]}") for c, p in rows
+        Option(f"{c.id}.{c.version}", f"#{c.id} {p.display_name} ({c.stage}): {c.text[:40]}") for c, p in rows
     )
     return Form(
         "correct",
@@ -158,28 +156,31 @@ async def correct_form(ctx) -> Form:
             Input("why", "Why", InputKind.SHORT_TEXT, required=True, max_length=200),
         ),
         "Save",
-        context=str(ctx.d.id),
+        context=ctx.value(),
     )
 
 
-@on(TurnKind.BUTTON, "correct", who="chair")
-async def ask_correct(ctx) -> list[Card]:
+@on(TurnKind.BUTTON, "correct", Act.CORRECT)
+async def ask_correct(ctx: Ctx) -> list[Card]:
     return [ctx.reply("", form=await correct_form(ctx))]
 
 
-@on(TurnKind.FORM, "correct", who="chair")
-async def correct(ctx) -> list[Card]:
+@on(TurnKind.FORM, "correct", Act.CORRECT)
+async def correct(ctx: Ctx) -> list[Card]:
     form = await correct_form(ctx)
     f = Fields(ctx.turn.fields)
-    cid = f.choice("contribution", {o.value for o in form.inputs[0].options}, required=True)
+    picked = f.text("contribution", required=True) or ""
+    cid, _, version = picked.partition(".")
+    c = await ctx.session.get(Contribution, int(cid)) if cid.isdigit() else None
+    if picked and (c is None or c.discussion_id != ctx.did):
+        f.error("contribution", "Please choose one of the options.")
     stage = f.choice("stage", {s.id for s in ctx.procedure.agenda})
     text = f.text("text")
     why = f.text("why", required=True, max_length=200)
-    if ctx.d.state not in OPEN_STATES:
-        raise DialogError("The record has been signed off; contributions can no longer be changed.")
-    if not f.ok:
+    if not f.ok or c is None:
         return [ctx.reply("", form=refill(form, ctx.turn.fields, f.errors))]
-    c = await ctx.session.get(Contribution, int(cid))
+    if version != str(c.version):
+        raise Stale(form, ctx.turn.fields)
     before = {"stage": c.stage, "text": c.text}
     c.stage, c.text, c.edited_at = stage or c.stage, text or c.text, ctx.now
     # The audit keeps the previous wording, so the change can always be seen and undone.

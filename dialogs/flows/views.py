@@ -1,8 +1,12 @@
-"""The commands anyone may use: status, due and help."""
+"""The commands anyone may use: status and help (and "due", in flows/due.py)."""
+
+from __future__ import annotations
 
 from sqlalchemy import or_, select
 
+from dialogs.engine import Ctx
 from dialogs.flows.registry import on
+from dialogs.lifecycle import OPEN_STATES, STATE_LABELS, Act, State
 from dialogs.model import Button, Card, TurnKind
 from dialogs.views import main_card
 from storage.models import Discussion, Participant
@@ -18,22 +22,26 @@ HELP = (
 )
 
 
-@on(TurnKind.COMMAND, "help")
-async def help_(ctx) -> list[Card]:
+@on(TurnKind.COMMAND, "help", None)
+async def help_(ctx: Ctx) -> list[Card]:
     return [ctx.reply(HELP, title="Help")]
 
 
-async def _visible(ctx):
+async def _visible(ctx: Ctx) -> list[Discussion]:
     """Open discussions the actor takes part in; managers who may convene see every open one."""
-    query = select(Discussion).where(Discussion.state != "closed").order_by(Discussion.convened_at.desc())
+    query = (
+        select(Discussion)
+        .where(Discussion.state.in_([s.value for s in OPEN_STATES]))  # type: ignore[attr-defined]
+        .order_by(Discussion.convened_at.desc())  # type: ignore[attr-defined]
+    )
     if ctx.actor.role not in ctx.procedure.convener_roles():
         mine = select(Participant.discussion_id).where(Participant.person_id == ctx.actor.person_id)
-        query = query.where(or_(Discussion.id.in_(mine), Discussion.chair_id == ctx.actor.person_id))
+        query = query.where(or_(Discussion.id.in_(mine), Discussion.chair_id == ctx.actor.person_id))  # type: ignore[union-attr]
     return list((await ctx.session.execute(query.limit(20))).scalars())
 
 
-@on(TurnKind.COMMAND, "status")
-async def status(ctx) -> list[Card]:
+@on(TurnKind.COMMAND, "status", None)
+async def status(ctx: Ctx) -> list[Card]:
     wanted = ctx.turn.value.strip()
     visible = await _visible(ctx)
     if wanted:
@@ -48,21 +56,13 @@ async def status(ctx) -> list[Card]:
         return cards
     if not visible:
         return [ctx.reply("You have no open strategy discussions.")]
-    lines = [f"- {d.case_ref} (discussion {d.number}): {d.state.replace('_', ' ')}" for d in visible]
+    lines = [f"- {d.case_ref} (discussion {d.number}): {STATE_LABELS[State(d.state)]}" for d in visible]
     buttons = tuple(Button("status", d.case_ref, str(d.id)) for d in visible[:5])
     return [ctx.reply("\n".join(lines), title="Your open strategy discussions", buttons=buttons)]
 
 
-@on(TurnKind.BUTTON, "status", who="member")
-@on(TurnKind.BUTTON, "discussion.open", who="member")
-async def status_button(ctx) -> list[Card]:
+@on(TurnKind.BUTTON, "status", Act.VIEW)
+@on(TurnKind.BUTTON, "discussion.open", Act.VIEW)
+async def status_button(ctx: Ctx) -> list[Card]:
     await ctx.audit("discussion.viewed")  # who saw it, as well as who changed it
     return [await main_card(ctx, ctx.reply("").target)]
-
-
-@on(TurnKind.COMMAND, "due")
-async def due(ctx) -> list[Card]:
-    """Everything waiting on the actor (as chair, action owner, recipient): the open due items."""
-    from dialogs import reminders
-
-    return await reminders.handle_due_turn(ctx, ctx.turn)

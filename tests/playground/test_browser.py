@@ -31,7 +31,7 @@ def test_a_whole_discussion_in_chromium(tmp_path):
 
         journey.to_channel(dm)
         post = journey.main_post(dm)
-        expect(post).to_contain_text("record circulated")
+        expect(post).to_contain_text("record signed off and circulated")
         expect(post).to_contain_text(re.compile(r"Out of hours\s*no\s*Stage"))
         expect(post).to_contain_text("Pat Constable (police officer) (record): sent")
         assert (
@@ -45,7 +45,7 @@ def test_a_whole_discussion_in_chromium(tmp_path):
         (body,) = db.execute("SELECT body FROM recordversion").fetchone()
         contributions = db.execute("SELECT agency, text FROM contribution ORDER BY id").fetchall()
         acks = db.execute("SELECT acknowledged_at IS NOT NULL FROM circulation").fetchall()
-    assert state == "circulated"
+    assert state == "signed_off"  # its conference and further discussion are still to come
     assert contributions == [
         ("police", "Known to police: a domestic incident at the address in 2025."),
         ("health", "Seen by the GP last month; no injuries were noted then."),

@@ -29,7 +29,7 @@ async def convene(pg, case_ref: str = CASE, **overrides) -> int:
         "category": "physical",
         "concern": CONCERN,
         "immediate_risk": "no",
-        "possible_injury": "yes",
+        "c_possible_injury": "yes",
         "referring_agency": "education",
     } | overrides
     page = await dm.fill(values)
@@ -86,6 +86,11 @@ async def decided(pg) -> int:
     await dm.press("Decide", dm.page.card(CASE, within="main-post"))
     await dm.fill(
         {
+            # The circumstances nobody knew at convening are answered before the decision.
+            "c_medical_implications": "no",
+            "c_hospital_involvement": "no",
+            "c_inpatient": "no",
+            "c_complex": "no",
             "outcome": "s47_joint",
             "reasons": "Unexplained bruising; the threshold is met.",
             "risks": "Non-accidental injury; a previous domestic incident.",
@@ -357,9 +362,13 @@ async def test_only_the_chair_decides_and_reasons_are_required(playground):
     dm = await playground.as_("duty_manager")
     await dm.get(f"/discussions/{did}")
     await dm.press("Decide", dm.page.card(CASE, within="main-post"))
+    unanswered = {"c_medical_implications", "c_hospital_involvement", "c_inpatient", "c_complex"}
     page = await dm.fill({"outcome": "s47_joint", "reasons": "", "risks": "Injury pattern"})
     form = page.section("notices").first("form", action="/act/form")
     assert form.first("textarea", name="in.risks").text == "Injury pattern"
+    for question in unanswered:  # asked again, because they decide who must take part
+        assert "has-error" in form.first("input", name=f"in.{question}").up("fieldset").attrs["class"]
+    page = await dm.fill({question: "no" for question in unanswered})
     assert "has-error" in form.first("textarea", name="in.reasons").parent.attrs["class"]
     assert await rows(playground, Decision, discussion_id=did) == []
     page = await dm.fill({"reasons": "Unexplained bruising; the threshold is met."})
@@ -384,7 +393,7 @@ async def test_plan_icpc_beyond_15_working_days_needs_a_reason_and_actions_need_
     assert form.first("input", name="in.icpc_on").attrs["value"] == "2027-01-29"
     assert form.first("textarea", name="in.item_child_interview").text == "Agreed: child_interview."
     page = await dm.fill({"icpc_on": "2026-12-14"})
-    assert "State S47 plan agreed" in page.card(CASE, within="main-post").words
+    assert "The S47 plan is complete" in page.notices()
 
     page = await dm.press("Add action", page.card(CASE, within="main-post"))
     form = page.section("notices").first("form", action="/act/form")
@@ -427,7 +436,7 @@ async def test_sign_off_circulates_the_record_and_each_acknowledgement_shows_on_
 
     (d,) = await rows(playground, Discussion, id=did)
     (version,) = await rows(playground, RecordVersion, discussion_id=did)
-    assert d.state == "circulated" and d.held_on == date(2026, 11, 24)
+    assert d.state == "signed_off" and d.held_on == date(2026, 11, 24)
     for expected in (
         f"Record of strategy discussion: {CASE}",
         "Quorum: met",
@@ -462,10 +471,10 @@ async def test_reconvene_carries_the_case_and_people_into_a_second_discussion(pl
     did = await circulated(playground)
     dm = await playground.as_("duty_manager")
     await dm.get(f"/discussions/{did}")
-    page = await dm.press("Reconvene", dm.page.card(CASE, within="main-post"))
-    assert f"Reconvene {CASE}" in page.notices()
+    page = await dm.press("Further discussion", dm.page.card(CASE, within="main-post"))
+    assert f"Further discussion: {CASE}" in page.notices()
     page = await dm.fill({"proposed_date": "2026-11-25", "proposed_time": "09:00"})
-    assert f"Reconvened {CASE} as discussion 2" in page.notices()
+    assert f"Convened {CASE} discussion 2" in page.notices()
     page = await dm.get("/")
     assert f"Strategy discussion {CASE} (second)" in page.section("channel").words
     discussions = await rows(playground, Discussion, case_ref=CASE)
@@ -519,7 +528,7 @@ async def test_the_clock_moves_forward_only_and_out_of_hours_convening_reaches_t
         }
     )
     assert "New out-of-hours strategy discussion: OOH-77" in page.section("place-out_of_hours").words
-    assert "Meeting due by Fri 27 Nov 19:30" in page.section("place-out_of_hours").words
+    assert "Meeting at Thu 26 Nov 20:00; due by Fri 27 Nov 19:30." in page.section("place-out_of_hours").words
     assert "OOH-77" not in page.section("place-duty").words
 
 

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from dialogs import directory
-from storage.models import Discussion, Participant
+from storage.models import Discussion, Participant, Series
 from tests.slack.standin import OTHER_TEAM, TEAM, SlackStandIn
 
 # (slug, Slack id, name, agency, role, linked in the directory up front)
@@ -48,7 +48,11 @@ async def seed_people(db, procedure, standin: SlackStandIn) -> Cast:
 async def seed_discussion(db, cast: Cast, *, case_ref: str = "ABC-123", invited=("police", "health")) -> int:
     now = datetime(2026, 3, 27, 10, 0, tzinfo=UTC)
     async with db.session() as s:
+        series = Series(case_ref=case_ref, opened_at=now)
+        s.add(series)
+        await s.flush()
         d = Discussion(
+            series_id=series.id,
             case_ref=case_ref,
             category="neglect",
             concern="Bruising seen at school",

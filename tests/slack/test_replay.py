@@ -108,7 +108,7 @@ async def test_thread_reply_samples_become_contributions_once(slack, sample_peop
     async with db.session() as s:  # the discussion must be under way for replies to count
         from storage.models import Discussion
 
-        (await s.get(Discussion, d_id)).state = "in_discussion"
+        (await s.get(Discussion, d_id)).state = "in_progress"
 
     for _ in range(2):  # the second delivery is Slack retrying the same event_id
         sent = await slack.post(json.dumps(reply), signing.JSON)

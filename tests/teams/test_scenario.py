@@ -150,8 +150,8 @@ async def test_a_whole_discussion_in_teams(teams_bot, db):
             },
         )
     )
+    assert card_with(connector, personal_chat(chair), "The S47 plan is complete")
     post = connector.messages[(CHANNEL, root.activity_id)]["attachments"][0]["content"]
-    assert "S47 plan agreed" in str(post)
     await bot.send(bot.execute(chair, thread, action(post, "Review record")))
     signoff = card_with(connector, personal_chat(chair), "Who monitors progress")
     await bot.send(
@@ -185,7 +185,7 @@ async def test_a_whole_discussion_in_teams(teams_bot, db):
             )
         ).scalar()
         statuses = dict((await s.execute(select(Participant.person_id, Participant.status))).all())
-    assert d.state == "circulated" and acked == 1
+    assert d.state == "signed_off" and acked == 1
     assert statuses[people["police"]] == "accepted" and statuses[people["health"]] == "accepted"
     assert statuses[people["police_manager"]] == "declined"
     # Nothing but the case reference and the deadline ever went into a notification preview.

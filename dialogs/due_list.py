@@ -1,0 +1,82 @@
+"""What is due: the operators' `due` command, the chat `due` command and the App Home tab."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dialogs.clock import end_of_day
+from dialogs.lifecycle import DEADLINE, DueState
+from storage.models import Discussion, DueItem
+
+# Statutory deadlines that ended late or missed and still wait for the chair's reason.
+_STATUTORY = [k.value for k, d in DEADLINE.items() if d.statutory]
+
+
+class DueStatus(StrEnum):
+    OVERDUE = "overdue"
+    DUE_TODAY = "due today"
+    REMINDER_DUE = "reminder due"
+    UPCOMING = "upcoming"
+    REASON_NEEDED = "reason needed"  # late or missed: the chair's reason is still to be given
+
+
+@dataclass(frozen=True)
+class DueRow:
+    due_item_id: int
+    discussion_id: int
+    case_ref: str
+    kind: str
+    due_at: datetime
+    recipient_id: int | None
+    status: DueStatus
+
+
+async def due_listing(
+    session: AsyncSession, *, at: datetime, tz: str, person_id: int | None = None, limit: int | None = None
+) -> list[DueRow]:
+    """Open items that are overdue, due today, or have a reminder due at `at`.
+
+    With `person_id`: every open item that person must act on or chairs, upcoming ones included, and
+    the deadlines of discussions they chair that ended late or missed without a reason yet.
+    """
+    day_end = end_of_day(at.astimezone(ZoneInfo(tz)).date(), tz).astimezone(UTC)
+    is_open = DueItem.state == DueState.OPEN.value
+    query = (
+        select(DueItem, Discussion.case_ref, Discussion.chair_id)
+        .join(Discussion, Discussion.id == DueItem.discussion_id)  # type: ignore[arg-type]
+        .order_by(DueItem.due_at, DueItem.id)  # type: ignore[arg-type]
+    )
+    if person_id is not None:
+        reason_needed = and_(
+            DueItem.state.in_([DueState.LATE.value, DueState.MISSED.value]),  # type: ignore[attr-defined]
+            DueItem.reason.is_(None),  # type: ignore[union-attr]
+            DueItem.kind.in_(_STATUTORY),  # type: ignore[attr-defined]
+            Discussion.chair_id == person_id,
+        )
+        mine = or_(DueItem.recipient_id == person_id, Discussion.chair_id == person_id)
+        query = query.where(or_(and_(is_open, mine), reason_needed))
+    else:
+        query = query.where(is_open, or_(DueItem.due_at <= day_end, DueItem.next_at <= at))  # type: ignore[operator]
+    if limit is not None:
+        query = query.limit(limit)
+    out = []
+    for item, ref, chair_id in (await session.execute(query)).all():
+        if item.state != DueState.OPEN:
+            status = DueStatus.REASON_NEEDED
+        elif item.due_at < at:
+            status = DueStatus.OVERDUE
+        elif item.due_at <= day_end:
+            status = DueStatus.DUE_TODAY
+        elif item.next_at is not None and item.next_at <= at:
+            status = DueStatus.REMINDER_DUE
+        else:
+            status = DueStatus.UPCOMING
+        recipient = item.recipient_id if item.recipient_id is not None else chair_id
+        out.append(DueRow(item.id, item.discussion_id, ref, item.kind, item.due_at, recipient, status))
+    return out

@@ -1,0 +1,105 @@
+"""The initial child protection conference: the chair records it held, or not required and why.
+
+That is the act that meets the series' ICPC deadline. Held after its due date, it is late, and the
+reason is asked in the same form; "not required" ends it as missed with the reason (the census's
+ICPCnotRequired).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from dialogs.clock import say_when as when
+from dialogs.deadlines import End, end_item
+from dialogs.engine import Ctx
+from dialogs.flows.registry import on
+from dialogs.lifecycle import Act, DueKind, DueState
+from dialogs.model import Card, Form, Input, InputKind, Option, TurnKind
+from dialogs.validate import DialogError, Fields, refill
+from storage.models import Discussion, DueItem
+
+HELD, NOT_REQUIRED = "held", "not_required"
+
+
+async def icpc_item(ctx: Ctx) -> DueItem:
+    """The series' conference deadline, while it is open."""
+    query = (
+        select(DueItem)
+        .join(Discussion, Discussion.id == DueItem.discussion_id)  # type: ignore[arg-type]
+        .where(Discussion.series_id == ctx.d.series_id, DueItem.kind == DueKind.ICPC.value)
+    )
+    item = (await ctx.session.execute(query)).scalars().first()
+    if item is None:
+        raise DialogError(
+            f"No conference is due for {ctx.d.case_ref}: no discussion has decided on S47 enquiries."
+        )
+    if item.state != DueState.OPEN:
+        series = await ctx.series()
+        done = (
+            f"held on {series.icpc_held_on:%d %b %Y}" if series.icpc_held_on else "recorded as not required"
+        )
+        raise DialogError(f"The conference for {ctx.d.case_ref} is already {done}.")
+    return item
+
+
+def icpc_form(ctx: Ctx, item: DueItem) -> Form:
+    due = when(item.due_at, ctx.dialogs.tz)
+    return Form(
+        "icpc",
+        f"Conference: {ctx.d.case_ref}",
+        (
+            Input(
+                "outcome",
+                "The initial child protection conference",
+                InputKind.CHOICE,
+                required=True,
+                options=(Option(HELD, "Was held"), Option(NOT_REQUIRED, "Is not required")),
+            ),
+            Input("held_on", "Date held", InputKind.DATE, value=ctx.today.isoformat(), hint=f"Due by {due}."),
+            Input(
+                "reason",
+                "Reason (if not required, or if held after the due date)",
+                InputKind.LONG_TEXT,
+                max_length=1000,
+            ),
+        ),
+        "Record",
+        context=ctx.value(item.id),
+    )
+
+
+@on(TurnKind.BUTTON, "icpc", Act.RECORD_ICPC)
+async def ask_icpc(ctx: Ctx) -> list[Card]:
+    return [ctx.reply("", form=icpc_form(ctx, await icpc_item(ctx)))]
+
+
+@on(TurnKind.FORM, "icpc", Act.RECORD_ICPC)
+async def record_icpc(ctx: Ctx) -> list[Card]:
+    item = await icpc_item(ctx)
+    form = icpc_form(ctx, item)
+    f = Fields(ctx.turn.fields)
+    outcome = f.choice("outcome", {HELD, NOT_REQUIRED}, required=True)
+    held_on = f.date("held_on", required=outcome == HELD)
+    reason = f.text("reason", max_length=1000)
+    due_day = item.due_at.astimezone(ctx.dialogs.zone).date()
+    if held_on is not None and outcome == HELD and held_on > ctx.today:
+        f.error("held_on", "That is in the future: record the conference once it has been held.")
+    late = outcome == HELD and held_on is not None and held_on > due_day
+    if (outcome == NOT_REQUIRED or late) and not reason:
+        why = "why it is not required" if outcome == NOT_REQUIRED else f"why it was after {due_day:%d %b %Y}"
+        f.error("reason", f"Please give the reason ({why}); it goes into the record.")
+    if not f.ok:
+        return [ctx.reply("", form=refill(form, ctx.turn.fields, f.errors))]
+    series = await ctx.series()
+    series.icpc_recorded_at, series.icpc_recorded_by_id = ctx.now, ctx.actor.person_id
+    if outcome == HELD:
+        series.icpc_held_on = held_on
+        item.reason = reason if late else item.reason
+    else:
+        series.icpc_not_required = True
+        end_item(item, End(ctx.now, "not required", DueState.MISSED, reason), ctx.now)
+    await ctx.audit("icpc.recorded", outcome=outcome, held_on=held_on.isoformat() if held_on else None)
+    text = (
+        f"Recorded: the conference was held on {held_on:%d %b %Y}." if held_on else "Recorded: no conference."
+    )
+    return await ctx.changed() + [ctx.reply(text)]

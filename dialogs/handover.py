@@ -1,0 +1,180 @@
+"""The morning handover to the day duty team: what happened out of hours and what is due today.
+
+At the start of each working day one card goes to the "duty" place: the discussions held out of hours
+since the last handover and what each decided, the deadlines that ended since then and how (met, late,
+missed, closed with reason), what falls due that day, and how many are overdue. Case references only.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dialogs.cards_json import card_to_dict
+from dialogs.clock import end_of_day, is_working_day, localize
+from dialogs.clock import say_when as when
+from dialogs.lifecycle import DUE_STATE_LABELS, ENDED, STATE_LABELS, DueState, State
+from dialogs.model import Card, Target, TargetKind
+from dialogs.procedure import Procedure
+from dialogs.reminders import DUTY, recipient_key
+from storage import outbox
+from storage.models import Decision, Discussion, DueItem
+
+HANDOVER = "handover"
+
+HANDOVER_LIST_LIMIT = 30
+
+
+async def queue_handover(
+    session: AsyncSession, procedure: Procedure, *, now: datetime, tz: str, nation: str, late_after: timedelta
+) -> bool:
+    """Queue the day's handover to "duty" once office hours have begun; True if it was queued now."""
+    if procedure.out_of_hours_at(now, tz=tz, nation=nation):
+        return False
+    zone = ZoneInfo(tz)
+    today = now.astimezone(zone).date()
+    key = f"{HANDOVER}:{today.isoformat()}"
+    if await outbox.exists_key(session, key):
+        return False
+    start = localize(datetime.combine(today, procedure.office_hours.start), tz).astimezone(UTC)
+    last = await outbox.latest(session, HANDOVER)
+    since = (
+        last.due_at
+        if last is not None and last.due_at is not None
+        else _last_close(procedure, today, tz, nation)
+    )
+    card = await handover_card(session, procedure, since=since, now=now, tz=tz)
+    message = outbox.Message(
+        card=card_to_dict(card),
+        recipient_key=recipient_key(card.target),
+        dedupe_key=key,
+        kind=HANDOVER,
+        due_at=start,
+        late=now - start > late_after,
+    )
+    return await outbox.add(session, [message]) == 1
+
+
+def _last_close(procedure: Procedure, today: date, tz: str, nation: str) -> datetime:
+    """The end of office hours on the working day before `today` (for the very first handover)."""
+    day = today - timedelta(days=1)
+    for _ in range(14):
+        if is_working_day(day, nation):
+            break
+        day -= timedelta(days=1)
+    return localize(datetime.combine(day, procedure.office_hours.end), tz).astimezone(UTC)
+
+
+async def handover_card(
+    session: AsyncSession, procedure: Procedure, *, since: datetime, now: datetime, tz: str
+) -> Card:
+    zone = ZoneInfo(tz)
+    today = now.astimezone(zone).date()
+    day_start = localize(datetime.combine(today, time(0, 0)), tz).astimezone(UTC)
+    day_end = end_of_day(today, tz).astimezone(UTC)
+    held = (
+        await session.execute(
+            select(Discussion, Decision.outcome)
+            .outerjoin(Decision, Decision.discussion_id == Discussion.id)
+            .where(
+                Discussion.out_of_hours.is_(True),
+                Discussion.convened_at >= since,
+                Discussion.convened_at < now,
+            )
+            .order_by(Discussion.convened_at)
+        )
+    ).all()
+    due_today = (
+        await session.execute(
+            select(DueItem, Discussion.case_ref)
+            .join(Discussion, Discussion.id == DueItem.discussion_id)
+            .where(
+                DueItem.state == DueState.OPEN.value, DueItem.due_at >= day_start, DueItem.due_at <= day_end
+            )
+            .order_by(DueItem.due_at, DueItem.id)
+            .limit(HANDOVER_LIST_LIMIT + 1)
+        )
+    ).all()
+    n_due_today = (
+        await session.execute(
+            select(func.count())
+            .select_from(DueItem)
+            .where(
+                DueItem.state == DueState.OPEN.value, DueItem.due_at >= day_start, DueItem.due_at <= day_end
+            )
+        )
+    ).scalar_one()
+    overdue = (
+        await session.execute(
+            select(func.count())
+            .select_from(DueItem)
+            .where(DueItem.state == DueState.OPEN.value, DueItem.due_at < day_start)
+        )
+    ).scalar_one()
+
+    ended = (
+        await session.execute(
+            select(DueItem, Discussion.case_ref)
+            .join(Discussion, Discussion.id == DueItem.discussion_id)  # type: ignore[arg-type]
+            .where(
+                DueItem.state.in_([s.value for s in ENDED if s != DueState.WITHDRAWN]),  # type: ignore[attr-defined]
+                DueItem.updated_at >= since,  # type: ignore[operator]
+            )
+            .order_by(DueItem.updated_at, DueItem.id)  # type: ignore[arg-type]
+            .limit(HANDOVER_LIST_LIMIT + 1)
+        )
+    ).all()
+
+    lines = [f"*Held out of hours since {when(since, tz)}:*"]
+    for d, outcome in held:
+        lines.append(f"- {d.case_ref} (discussion {d.number}): {_what_happened(procedure, d, outcome)}")
+    if not held:
+        lines.append("- none")
+    lines.append("*Deadlines ended since then:*")
+    for item, ref in ended[:HANDOVER_LIST_LIMIT]:
+        outcome = DUE_STATE_LABELS[DueState(item.state)]
+        if item.state in (DueState.LATE, DueState.MISSED) and not item.reason:
+            outcome += ", the chair's reason still to give"
+        lines.append(f"- {ref}: {_lower(procedure.deadline_label(item.kind))}: {outcome}")
+    if len(ended) > HANDOVER_LIST_LIMIT:
+        lines.append("- and more (`python -m bot due` lists what is open)")
+    if not ended:
+        lines.append("- none")
+    lines.append("*Due today:*")
+    for item, ref in due_today[:HANDOVER_LIST_LIMIT]:
+        lines.append(f"- {ref}: {_lower(procedure.deadline_label(item.kind))}, by {when(item.due_at, tz)}")
+    if n_due_today > HANDOVER_LIST_LIMIT:
+        lines.append(f"- and {n_due_today - HANDOVER_LIST_LIMIT} more (`python -m bot due` lists them all)")
+    if not due_today:
+        lines.append("- nothing")
+    if overdue:
+        lines.append(f"*Overdue:* {overdue} deadline{'s' if overdue != 1 else ''} still open.")
+    return Card(
+        target=Target(TargetKind.CHANNEL, place=DUTY),
+        title=f"Out-of-hours handover, {today:%a %-d %b %Y}",
+        text="\n".join(lines),
+        facts=(
+            ("Held out of hours", str(len(held))),
+            ("Due today", str(n_due_today)),
+            ("Overdue", str(overdue)),
+        ),
+        key=f"{HANDOVER}:{today.isoformat()}",
+        preview=f"Out-of-hours handover: {len(held)} held, {n_due_today} due today",
+    )
+
+
+def _what_happened(procedure: Procedure, d: Discussion, outcome: str | None) -> str:
+    if outcome is None:
+        return STATE_LABELS[State(d.state)]
+    try:
+        label = procedure.outcome(outcome).label
+    except KeyError:
+        label = outcome
+    return f"decided: {label}"
+
+
+def _lower(label: str) -> str:
+    return label[0].lower() + label[1:]
