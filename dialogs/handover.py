@@ -138,14 +138,15 @@ async def handover_card(
         outcome = DUE_STATE_LABELS[DueState(item.state)]
         if item.state in (DueState.LATE, DueState.MISSED) and not item.reason:
             outcome += ", the chair's reason still to give"
-        lines.append(f"- {ref}: {_lower(procedure.deadline_label(item.kind))}: {outcome}")
+        lines.append(f"- {ref}: {procedure.deadline_label(item.kind, in_sentence=True)}: {outcome}")
     if len(ended) > HANDOVER_LIST_LIMIT:
         lines.append("- and more (`python -m bot due` lists what is open)")
     if not ended:
         lines.append("- none")
     lines.append("*Due today:*")
     for item, ref in due_today[:HANDOVER_LIST_LIMIT]:
-        lines.append(f"- {ref}: {_lower(procedure.deadline_label(item.kind))}, by {when(item.due_at, tz)}")
+        what = procedure.deadline_label(item.kind, in_sentence=True)
+        lines.append(f"- {ref}: {what}, by {when(item.due_at, tz)}")
     if n_due_today > HANDOVER_LIST_LIMIT:
         lines.append(f"- and {n_due_today - HANDOVER_LIST_LIMIT} more (`python -m bot due` lists them all)")
     if not due_today:
@@ -174,7 +175,3 @@ def _what_happened(procedure: Procedure, d: Discussion, outcome: str | None) -> 
     except KeyError:
         label = outcome
     return f"decided: {label}"
-
-
-def _lower(label: str) -> str:
-    return label[0].lower() + label[1:]

@@ -330,8 +330,10 @@ class Procedure(_Model):
     def outcome(self, id: str) -> Outcome:
         return _find(self.outcomes, id, "outcome")
 
-    def deadline_label(self, kind: str) -> str:
-        return self.deadlines.get(DueKind(kind), kind) if kind in DueKind else kind
+    def deadline_label(self, kind: str, *, in_sentence: bool = False) -> str:
+        """The deadline's name in the file's words; `in_sentence`: to follow other words."""
+        label = self.deadlines.get(DueKind(kind), kind) if kind in DueKind else kind
+        return in_a_sentence(label) if in_sentence else label
 
     def format_label(self, id: str) -> str:
         return next((f.label for f in self.formats if f.id == id), id)
@@ -358,6 +360,13 @@ def _find[T: Agency | Role | Category | Outcome](items: tuple[T, ...], id: str, 
         if item.id == id:
             return item
     raise KeyError(f"unknown {kind} {id!r}")
+
+
+def in_a_sentence(label: str) -> str:
+    """'Record to be circulated' -> 'record to be circulated'; an acronym ('ICPC ...') stays as it is."""
+    if len(label) > 1 and label[1].isupper():
+        return label
+    return label[:1].lower() + label[1:]
 
 
 class ProcedureError(Exception):

@@ -36,7 +36,7 @@ from dialogs.clock import say_when as when
 from dialogs.lifecycle import DEADLINE, Act, Deadline, DueKind, Escalate, State
 from dialogs.model import Button, Card, Ref, Target, TargetKind
 from dialogs.moments import DUE_DAY, ESCALATED, OVERDUE, REMINDED
-from dialogs.procedure import Procedure
+from dialogs.procedure import Procedure, in_a_sentence
 from storage import audit, claims, outbox
 from storage.models import Discussion, DueItem, Person
 
@@ -56,9 +56,6 @@ def recipient_key(target: Target) -> str:
         case _:
             return f"thread:{target.discussion_id}"
 
-
-def _lower(label: str) -> str:
-    return label[0].lower() + label[1:]
 
 
 # --- reminder cards ------------------------------------------------------------------------------
@@ -141,7 +138,7 @@ def event_cards(
     """The cards for one moment of `item` (due at `at`), as (audience, card) pairs."""
     d, kind = ctx.discussion, DEADLINE[DueKind(item.kind)]
     ref, deadline = d.case_ref, when(item.due_at, ctx.tz)
-    label = _lower(ctx.procedure.deadline_label(item.kind))
+    label = ctx.procedure.deadline_label(item.kind, in_sentence=True)
     recipient = item.recipient_id if item.recipient_id is not None else ctx.chair_id
     out: list[tuple[str, Card]] = []
 
@@ -213,7 +210,7 @@ def event_cards(
         first = out[0][1]
         card(
             _place(d, OUT_OF_HOURS),
-            f"Out of hours: {first.title[0].lower()}{first.title[1:]}",
+            f"Out of hours: {in_a_sentence(first.title)}",
             first.text.split("\n_Sent late")[0]
             + "\nSent to the out-of-hours team as well because it falls outside office hours.",
             (_open_button(d),),

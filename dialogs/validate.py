@@ -24,9 +24,9 @@ class Stale(Exception):
     submission). Nothing of it is saved: the person gets the form with the current values, and what
     they typed is shown beside it so that nothing is lost."""
 
-    def __init__(self, current: Form, typed: dict[str, Any]) -> None:
+    def __init__(self, current: Form, typed: dict[str, Any], shown: str = "") -> None:
         super().__init__("stale form")
-        self.current, self.typed = current, typed
+        self.current, self.typed, self.shown = current, typed, shown  # shown: what the form is about now
 
     def answer(self, person_id: int) -> Card:
         lines = []
@@ -40,6 +40,8 @@ class Stale(Exception):
             "This changed after the form was shown to you, so nothing you sent was saved. "
             "The form now shows the current values; change them and send it again if you still need to."
         )
+        if self.shown:
+            text += "\n\n" + self.shown
         if lines:
             text += "\n\n*What you entered*, so that nothing is lost:\n" + "\n".join(lines)
         form = replace(self.current, error="Changed since you opened it: check the current values.")

@@ -178,8 +178,7 @@ async def late_reason_card(ctx: Ctx, item: DueItem) -> Card:
     """To the chair, when a deadline's act came after its due time: the reason goes into the record."""
     d = ctx.d if item.discussion_id == ctx.did else await ctx.session.get(Discussion, item.discussion_id)
     assert d is not None and item.ended_at is not None
-    label = ctx.procedure.deadline_label(item.kind)
-    what = label[0].lower() + label[1:]
+    what = ctx.procedure.deadline_label(item.kind, in_sentence=True)
     due, done = say_when(item.due_at, ctx.dialogs.tz), say_when(item.ended_at, ctx.dialogs.tz)
     return Card(
         target=Target(TargetKind.DIRECT, person_id=d.chair_id, discussion_id=d.id),

@@ -65,9 +65,9 @@ class Driver:
 TUESDAY_10AM = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
 
-async def make_driver(db, at: datetime = TUESDAY_10AM) -> Driver:
+async def make_driver(db, at: datetime = TUESDAY_10AM, procedure=None) -> Driver:
     clock = Clock(at)
-    driver = Driver(Dialogs(db, load_procedure(), now=clock.now), clock)
+    driver = Driver(Dialogs(db, procedure or load_procedure(), now=clock.now), clock)
     async with db.session() as s:
         for key, (name, agency, role) in CAST.items():
             person = Person(display_name=name, email=f"{key}@example.org", agency=agency, role=role)

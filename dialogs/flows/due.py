@@ -192,8 +192,7 @@ async def _add_to_signed_record(ctx: Ctx, item: DueItem, reason: str) -> None:
     latest = (await ctx.session.execute(query)).scalars().first()
     if latest is None:
         return  # not signed off yet: the record is assembled later and shows the reason itself
-    what = _label(ctx, item)
-    what = what[0].lower() + what[1:]
+    what = ctx.procedure.deadline_label(item.kind, in_sentence=True)
     addendum = f"\n\n*Addendum {when(ctx.now, ctx.dialogs.tz)}: timescale not met*\n- {what}: {reason}"
     ctx.session.add(
         RecordVersion(
@@ -218,8 +217,8 @@ async def my_due(ctx: Ctx) -> list[Card]:
     )
     lines = []
     for r in rows[:20]:
-        label = ctx.procedure.deadline_label(r.kind)
-        line = f"- {r.case_ref}: {label[0].lower()}{label[1:]}, by {when(r.due_at, ctx.dialogs.tz)}"
+        label = ctx.procedure.deadline_label(r.kind, in_sentence=True)
+        line = f"- {r.case_ref}: {label}, by {when(r.due_at, ctx.dialogs.tz)}"
         if r.status in (DueStatus.OVERDUE, DueStatus.REASON_NEEDED):
             line += f" *({'overdue' if r.status == DueStatus.OVERDUE else 'not met: your reason is needed'})*"
         lines.append(line)

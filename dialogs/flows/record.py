@@ -118,7 +118,7 @@ async def sign_off(ctx: Ctx) -> list[Card]:
     if not f.ok or monitoring is None:
         return [await _review_card(ctx, refill(form, ctx.turn.fields, f.errors), draft)]
     if ctx.ref.version != fingerprint(draft):
-        raise Stale(form, ctx.turn.fields)  # the chair signs what they read
+        raise Stale(form, ctx.turn.fields, draft)  # the chair signs what they read: here it is now
     untold = await _untold(ctx)
     d.monitoring = monitoring
     if notify_others:
