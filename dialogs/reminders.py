@@ -57,7 +57,6 @@ def recipient_key(target: Target) -> str:
             return f"thread:{target.discussion_id}"
 
 
-
 # --- reminder cards ------------------------------------------------------------------------------
 
 

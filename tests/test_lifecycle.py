@@ -312,7 +312,8 @@ async def test_out_of_hours_follows_the_meeting_across_a_bank_holiday_and_a_cloc
         d = await s.get(Discussion, did)
     assert d.out_of_hours and d.out_of_hours_detected and d.out_of_hours_reason is None
     # Convened at 23:00 on Sunday 28 March 2027, the clocks gone forward and Easter Monday (a bank
-    # holiday) next, for Tuesday 30th at 16:30 BST (15:30 UTC: office hours by the London clock) and 17:30 BST.
+    # holiday) next, for Tuesday 30th at 16:30 BST (15:30 UTC: office hours by the London clock)
+    # and at 17:30 BST (16:30 UTC: out of hours, though a UTC clock would say otherwise).
     drv.clock.at = datetime(2027, 3, 28, 22, 0, tzinfo=UTC)
     day = await convene(
         drv, case_ref="LL-300003", proposed_date="2027-03-30", proposed_time="16:30", late_reason="x"
