@@ -411,9 +411,16 @@ class Interactions:
         form = next((c for c in answers if c.form is not None), None)
         notes = [c for c in answers if c.form is None]
         others = [c for c in cards if c.target.kind != TargetKind.EPHEMERAL]
-        errors = form_errors(form.form, present) if form is not None and form.form.id == turn.name else None
+        # The same form back with its errors keeps Slack's view (and what was typed in it); a form with
+        # another context (a newer version, when the one sent was stale) replaces the view.
+        same = form is not None and form.form.id == turn.name and form.form.context == turn.value
+        errors = form_errors(form.form, present) if form is not None and same else None
         if errors:
             await ack(response_action="errors", errors=errors)
+            if notes:  # said beside the errors (an offer with buttons): where they acted, or by DM
+                self.tasks.spawn(
+                    self.tell(replace(ix, view_id=None, depth=0, trigger_id=None), notes, [], quiet=True)
+                )
         elif form is not None:
             depth = int(meta.get("n") or 1)
             view = blocks.form_view(form, private_metadata=self._meta(form.form, ix, depth))

@@ -689,3 +689,65 @@ async def test_a_notice_can_be_closed_and_other_open_forms_stay(playground):
     assert "Help" not in page.notices()
     page = await dm.press("Close", page.card("Convene a strategy discussion", within="notices"))
     assert page.root.all(id="notices") == []
+
+
+async def test_a_second_first_discussion_and_a_stale_second_tab(playground):
+    """A second "first discussion" for the case is refused beside its case reference, pointing to the
+    open one; a decision form from a second tab, sent after the first tab's, is refused with the
+    current values and what was typed."""
+    did = await started(playground)
+    dm = await playground.as_("duty_manager")
+    await dm.get("/")
+    await dm.command("convene")
+    page = await dm.fill(
+        {
+            "case_ref": CASE,
+            "category": "physical",
+            "concern": CONCERN,
+            "immediate_risk": "no",
+            "referring_agency": "education",
+        }
+    )
+    assert f"{CASE} already has an open series of strategy discussions" in page.notices()
+    assert len(await rows(playground, Discussion, case_ref=CASE)) == 1
+
+    await dm.get(f"/discussions/{did}")
+    tabs = []
+    for _ in range(2):  # the same page open in two tabs: a Decide form in each
+        page = await dm.press("Decide", dm.page.card(CASE, within="main-post"))
+        tabs.append(page.section("notices").all("form", action="/act/form")[-1])
+    answered = {f"c_{c.id}": "no" for c in PROCEDURE.circumstances if c.id != "possible_injury"}
+    await dm.submit(
+        tabs[1], answered | {"outcome": "no_s47", "reasons": "A", "risks": "B", "alternative": "C"}
+    )
+    page = await dm.submit(
+        tabs[0], answered | {"outcome": "s47_joint", "reasons": "Unexplained bruising", "risks": "Injury"}
+    )
+    assert (
+        "This has changed since you opened it" in page.notices() and "Unexplained bruising" in page.notices()
+    )
+    (decision,) = await rows(playground, Decision, discussion_id=did)
+    assert decision.outcome == "no_s47"
+
+
+async def test_the_conference_recorded_and_a_discussion_closed_with_a_reason_for_each_open_deadline(
+    playground,
+):
+    did = await circulated(playground)
+    dm = await playground.as_("duty_manager")
+    await dm.get(f"/discussions/{did}")
+    page = await dm.press("Conference", dm.page.card(CASE, within="main-post"))
+    page = await dm.fill({"outcome": "held", "held_on": "2026-11-24"})
+    assert "Recorded: the conference was held on 24 Nov 2026." in page.notices()
+    page = await dm.get(f"/discussions/{did}")
+    assert "Initial child protection conference to be held: met" in page.card(CASE, within="main-post").words
+    page = await dm.press("Close", dm.page.card(CASE, within="main-post"))
+    form = page.section("notices").all("form", action="/act/form")[-1]
+    open_ones = [
+        n.attrs["name"][3:] for n in form.all("textarea") if n.attrs["name"].startswith("in.reason_")
+    ]
+    assert open_ones  # the further and final discussions and the action are still to come
+    page = await dm.fill(
+        {"reason": "The family left the area"} | {name: "Transferred out" for name in open_ones}
+    )
+    assert "State closed with reason" in page.card(CASE, within="main-post").words

@@ -29,6 +29,23 @@ PEOPLE = {  # slug: (Slack id, name, agency, role)
 TUESDAY_10AM = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
 
+ANSWERS = {
+    "case_ref": "LL-204511",
+    "category": "physical",
+    "concern": CONCERN,
+    "immediate_risk": "no",
+    "c_possible_injury": "yes",
+    "c_medical_implications": "no",
+    "c_hospital_involvement": "no",
+    "c_inpatient": "no",
+    "c_complex": "no",
+    "referring_agency": "education",
+    "format": "meeting",
+    "proposed_date": "2026-11-24",
+    "proposed_time": "14:00",
+}
+
+
 def engine_button(blocks: list[dict], action: str) -> dict:
     found = [
         e
@@ -83,21 +100,7 @@ async def test_whole_discussion_through_slack(council, caplog):
     assert sent.status == 200 and sent.text == ""
     form = slack.last_view("views.open")
     assert json.loads(form["private_metadata"])["f"] == "convene"
-    answers = {
-        "case_ref": "LL-204511",
-        "category": "physical",
-        "concern": CONCERN,
-        "immediate_risk": "no",
-        "c_possible_injury": "yes",
-        "c_medical_implications": "no",
-        "c_hospital_involvement": "no",
-        "c_inpatient": "no",
-        "c_complex": "no",
-        "referring_agency": "education",
-        "format": "meeting",
-        "proposed_date": "2026-11-24",
-        "proposed_time": "14:00",
-    }
+    answers = dict(ANSWERS)
     bad = await slack.submit("U0CHAIR", form, answers | {"case_ref": "Jane Smith!"})
     assert bad.json()["response_action"] == "errors" and set(bad.json()["errors"]) == {"case_ref"}
     done = await slack.submit("U0CHAIR", form, answers)
@@ -279,3 +282,51 @@ async def test_whole_discussion_through_slack(council, caplog):
     assert "Strategy discussion" in logged or "slack" in logged  # the log was captured at all
     assert CONCERN not in logged and "Known to police" not in logged
     assert len(standin.called("conversations.create")) == 1 and len(channel.pins) == 1
+
+
+async def test_a_second_first_discussion_and_a_stale_second_tab_through_slack(council):
+    """The lifecycle's rules as Slack shows them: a second "first discussion" for a case is refused
+    beside the case reference, with the way to a further one; a decision form left open in a second
+    modal while the first was sent is refused, with the current values and what was typed."""
+    slack, ids = council
+    standin, db = slack.standin, slack.services.db
+    await slack.command("U0CHAIR", "convene", channel="C0DUTY")
+    await slack.submit("U0CHAIR", slack.last_view("views.open"), ANSWERS)
+    await slack.command("U0CHAIR", "convene", channel="C0DUTY")
+    refused = await slack.submit("U0CHAIR", slack.last_view("views.open"), ANSWERS)
+    assert refused.json()["response_action"] == "errors"
+    assert "already has an open series" in refused.json()["errors"]["case_ref"]
+    await slack.settle()
+    told = standin.called("chat.postEphemeral")[-1]
+    assert "LL-204511 already has an open series" in json.dumps(told["blocks"])
+    async with db.session() as s:
+        assert (await s.execute(select(func.count()).select_from(Discussion))).scalar_one() == 1
+
+    [channel_id] = [c.id for c in standin.channels.values() if c.name.startswith("sd-")]
+    [summary_ts] = standin.channels[channel_id].pins
+    main = standin.channels[channel_id].messages[summary_ts]
+    await slack.click(
+        "U0CHAIR", engine_button(main["blocks"], "start"), channel=channel_id, message_ts=summary_ts
+    )
+    main = standin.channels[channel_id].messages[summary_ts]
+    tabs = []
+    for _ in range(2):  # the Decide button pressed on a laptop and on a phone: two forms open
+        await slack.click(
+            "U0CHAIR", engine_button(main["blocks"], "decide"), channel=channel_id, message_ts=summary_ts
+        )
+        tabs.append(slack.last_view("views.open"))
+    why = {"override_reason": "Police and health are being called now"}
+    await slack.submit(
+        "U0CHAIR", tabs[1], {"outcome": "no_s47", "reasons": "A", "risks": "B", "alternative": "C"} | why
+    )
+    stale = await slack.submit(
+        "U0CHAIR",
+        tabs[0],
+        {"outcome": "s47_joint", "reasons": "Unexplained bruising", "risks": "Injury"} | why,
+    )
+    answer = stale.json()
+    assert answer["response_action"] == "update"
+    shown = json.dumps(answer["view"])
+    assert "This has changed since you opened it" in shown and "Unexplained bruising" in shown
+    async with db.session() as s:
+        assert (await s.execute(select(Decision.outcome))).scalar_one() == "no_s47"

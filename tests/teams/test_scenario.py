@@ -204,3 +204,52 @@ def _submit_action(card: dict) -> dict:
         if a["data"].get("_sd") == "form":
             return a["data"]
     raise AssertionError("no form on the card")
+
+
+async def test_a_second_first_discussion_and_a_stale_second_form_in_teams(teams_bot, db):
+    """A second "first discussion" for the case is refused with the way to the open one; a decision
+    form left open in the chat while another copy of it was sent is refused, showing the current
+    values and what was typed."""
+    bot, connector = teams_bot, teams_bot.connector
+    await add_people(db, ("chair",))
+    chair = user("chair")
+    connector.rosters[TEAM] = connector.rosters[CHANNEL] = [chair.member()]
+    connector.installed_for = {chair.id}
+    await bot.send(bot.install())
+    chat = personal_chat(chair)
+    for _ in range(2):
+        await bot.send(bot.message(chair, "convene"))
+        form = card_with(connector, chat, "Case reference")
+        await bot.send(
+            bot.execute(chair, chat, action(form, "Convene"), CONVENE | {"proposed_time": "14:00"})
+        )
+    assert "already has an open series" in str(card_with(connector, chat, "Case reference"))
+    assert "Open it" in str(card_with(connector, chat, "LL-204511 already has an open series."))
+    async with db.session() as s:
+        assert (await s.execute(select(func.count()).select_from(Discussion))).scalar_one() == 1
+
+    root = [p for p in connector.sent("SendToConversation", CHANNEL) if "Strategy discussion" in p.card_text][
+        -1
+    ]
+    thread = f"{CHANNEL};messageid={root.activity_id}"
+    post = connector.messages[(CHANNEL, root.activity_id)]["attachments"][0]["content"]
+    await bot.send(bot.execute(chair, thread, action(post, "Start")))
+    post = connector.messages[(CHANNEL, root.activity_id)]["attachments"][0]["content"]
+    for _ in range(2):
+        await bot.send(bot.execute(chair, thread, action(post, "Decide")))
+    first, second = [
+        c.card
+        for c in connector.posts()
+        if c.conversation_id == chat and "Reasons for the decision" in c.card_text
+    ][-2:]
+    why = {"override_reason": "Police and health are on their way"}
+    sent = {"outcome": "no_s47", "reasons": "A", "risks": "B", "alternative": "C"} | why
+    await bot.send(bot.execute(chair, chat, _submit_action(second), sent))
+    mine = {"outcome": "s47_joint", "reasons": "Unexplained bruising", "risks": "Injury"} | why
+    await bot.send(bot.execute(chair, chat, _submit_action(first), mine))
+    stale = card_with(connector, chat, "This has changed since you opened it")
+    assert "Unexplained bruising" in str(stale)
+    async with db.session() as s:
+        from storage.models import Decision
+
+        assert (await s.execute(select(Decision.outcome))).scalar_one() == "no_s47"
