@@ -516,3 +516,28 @@ def test_an_older_council_file_gets_the_shipped_words_for_what_it_lacks(tmp_path
     assert procedure.deadlines == shipped.deadlines and procedure.circumstances == shipped.circumstances
     assert procedure.timescales.icpc_counted_from == "first"
     assert procedure.timescales.meeting_within_hours == 12  # its own values stay its own
+
+
+async def test_out_of_hours_the_day_quorums_agencies_that_did_not_take_part_are_told_the_outcome(db):
+    # Saturday 28 November 2026, 22:00: out of hours. The school referred; police and the school took part.
+    drv = await make_driver(db, at=datetime(2026, 11, 28, 22, 0, tzinfo=UTC))
+    did = await convene(drv, referring_agency="education", proposed_date="2026-11-28", proposed_time="23:00")
+    await invite_and_accept(drv, did, "police", "referrer")
+    cards = await drv.press("chair", "start", did)
+    assert (
+        dict(one(cards, TargetKind.MAIN_POST).facts)["Quorum"] == "met"
+    )  # out of hours: referrer and police
+    await decided(drv, did, "no_s47")
+    cards = await signed_off(drv, did, plan=False)
+    # Health, of the day quorum, did not take part: the day team must hear the outcome too.
+    assert "The outcome still has to reach: Health" in one(cards, TargetKind.EPHEMERAL).text
+    assert (await items(drv, did))["outcome_notification", ""].state == "open"
+
+
+async def test_a_day_time_meeting_convened_out_of_hours_needs_the_day_quorum(db):
+    drv = await make_driver(db, at=datetime(2026, 11, 23, 22, 0, tzinfo=UTC))  # Monday night
+    did = await convene(drv, proposed_date="2026-11-24", proposed_time="09:30", late_reason="First thing")
+    await invite_and_accept(drv, did, "police")
+    post = one(await drv.press("chair", "status", did), TargetKind.EPHEMERAL)
+    assert dict(post.facts)["Out of hours"] == "no"
+    assert "[ ] Quorum: Health" in post.text
