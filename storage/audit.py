@@ -8,9 +8,11 @@ refuse UPDATE and DELETE on the table as a first line; the chain catches what ge
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from storage.models import AuditEvent
 from storage.types import utcnow
@@ -38,7 +40,7 @@ async def lock(session: AsyncSession) -> None:
     """Take the trail's write lock for this transaction (PostgreSQL; SQLite's BEGIN IMMEDIATE already
     serialises writers). Writers that also lock other rows take this first, so lock order is the same
     everywhere and two writers cannot deadlock."""
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
 
 
@@ -49,11 +51,13 @@ async def append(
     channel: str,
     action: str,
     discussion_id: int | None = None,
-    detail: dict | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Add an entry in the caller's transaction (so it commits or rolls back with the change)."""
     await lock(session)  # two writers must not chain onto the same head
-    head = (await session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))).scalar()
+    head = (
+        await session.execute(select(col(AuditEvent.hash)).order_by(col(AuditEvent.id).desc()).limit(1))
+    ).scalar()
     row = AuditEvent(
         at=utcnow(),
         actor=actor,
@@ -62,6 +66,7 @@ async def append(
         discussion_id=discussion_id,
         detail=detail or {},
         prev_hash=head or GENESIS,
+        hash="",  # the digest of the fields above, filled in next
     )
     row.hash = _digest(row)
     session.add(row)
@@ -82,7 +87,7 @@ class Verification:
 
 async def verify(session: AsyncSession) -> Verification:
     prev_hash, checked = GENESIS, 0
-    rows = await session.stream_scalars(select(AuditEvent).order_by(AuditEvent.id))
+    rows = await session.stream_scalars(select(AuditEvent).order_by(col(AuditEvent.id)))
     async for row in rows:
         if row.prev_hash != prev_hash:
             return Verification(

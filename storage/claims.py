@@ -17,28 +17,30 @@ the number of rows that are due, not the number stored.
 """
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Row, Select, exists, literal_column, or_, select, update
+from sqlalchemy import ColumnClause, ColumnElement, Row, Select, exists, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlmodel import col
 
 from storage.models import DueItem, Outbox
 
-OPEN = literal_column("'open'")
-PENDING = literal_column("'pending'")
+OPEN: ColumnClause[str] = literal_column("'open'")
+PENDING: ColumnClause[str] = literal_column("'pending'")
 _NO_SYNC = {"synchronize_session": False}
 
 
-def _unclaimed(table, real_now: datetime):
-    return or_(table.claimed_by.is_(None), table.claim_expires_at < real_now)
+def _unclaimed(table: type[DueItem] | type[Outbox], real_now: datetime) -> ColumnElement[bool]:
+    return or_(col(table.claimed_by).is_(None), col(table.claim_expires_at) < real_now)
 
 
-def due_candidates(*, now: datetime, real_now: datetime, limit: int, dialect: str) -> Select:
+def due_candidates(*, now: datetime, real_now: datetime, limit: int, dialect: str) -> Select[int | None]:
     """Open items whose next moment has come, earliest first, not held by a live process."""
     query = (
-        select(DueItem.id)
-        .where(DueItem.state == OPEN, DueItem.next_at <= now, _unclaimed(DueItem, real_now))
-        .order_by(DueItem.next_at)
+        select(col(DueItem.id))
+        .where(col(DueItem.state) == OPEN, col(DueItem.next_at) <= now, _unclaimed(DueItem, real_now))
+        .order_by(col(DueItem.next_at))
         .limit(limit)
     )
     return query.with_for_update(skip_locked=True) if dialect == "postgresql" else query
@@ -54,14 +56,16 @@ async def claim_due_items(
     limit: int,
 ) -> list[int]:
     """Claim up to `limit` due items for `worker`; returns their ids, earliest first."""
-    candidates = due_candidates(now=now, real_now=real_now, limit=limit, dialect=session.bind.dialect.name)
+    candidates = due_candidates(
+        now=now, real_now=real_now, limit=limit, dialect=session.get_bind().dialect.name
+    )
     stmt = (
         update(DueItem)
         # The condition is repeated outside the subquery: on PostgreSQL a row another process claimed
         # between our read and our write is re-checked against it, and dropped.
-        .where(DueItem.id.in_(candidates), _unclaimed(DueItem, real_now))
+        .where(col(DueItem.id).in_(candidates), _unclaimed(DueItem, real_now))
         .values(claimed_by=worker, claim_expires_at=lease_until)
-        .returning(DueItem.id, DueItem.next_at)
+        .returning(col(DueItem.id), col(DueItem.next_at))
         .execution_options(**_NO_SYNC)
     )
     rows = (await session.execute(stmt)).all()
@@ -72,8 +76,8 @@ async def claimed_due_items(session: AsyncSession, ids: list[int], *, worker: st
     """The items among `ids` that `worker` still holds and that are still open, locked for update."""
     query = (
         select(DueItem)
-        .where(DueItem.id.in_(ids), DueItem.claimed_by == worker, DueItem.state == OPEN)
-        .order_by(DueItem.next_at, DueItem.id)
+        .where(col(DueItem.id).in_(ids), col(DueItem.claimed_by) == worker, col(DueItem.state) == OPEN)
+        .order_by(col(DueItem.next_at), col(DueItem.id))
         .with_for_update()
     )
     return list((await session.execute(query)).scalars())
@@ -82,45 +86,54 @@ async def claimed_due_items(session: AsyncSession, ids: list[int], *, worker: st
 async def release_due_items(session: AsyncSession, ids: list[int], *, worker: str) -> None:
     stmt = (
         update(DueItem)
-        .where(DueItem.id.in_(ids), DueItem.claimed_by == worker)
+        .where(col(DueItem.id).in_(ids), col(DueItem.claimed_by) == worker)
         .values(claimed_by=None, claim_expires_at=None)
         .execution_options(**_NO_SYNC)
     )
     await session.execute(stmt)
 
 
-def outbox_heads(*, real_now: datetime, limit: int, dialect: str) -> Select:
+def outbox_heads(*, real_now: datetime, limit: int, dialect: str) -> Select[int | None]:
     """Pending rows that are first in line for their recipient and may be tried now."""
     earlier = aliased(Outbox)
     waiting_before = exists().where(
-        earlier.status == PENDING, earlier.recipient_key == Outbox.recipient_key, earlier.id < Outbox.id
+        col(earlier.status) == PENDING,
+        col(earlier.recipient_key) == col(Outbox.recipient_key),
+        col(earlier.id) < col(Outbox.id),
     )
     query = (
-        select(Outbox.id)
+        select(col(Outbox.id))
         .where(
-            Outbox.status == PENDING,
-            Outbox.next_attempt_at <= real_now,
+            col(Outbox.status) == PENDING,
+            col(Outbox.next_attempt_at) <= real_now,
             _unclaimed(Outbox, real_now),
             ~waiting_before,
         )
-        .order_by(Outbox.next_attempt_at, Outbox.id)
+        .order_by(col(Outbox.next_attempt_at), col(Outbox.id))
         .limit(limit)
     )
     return query.with_for_update(of=Outbox, skip_locked=True) if dialect == "postgresql" else query
 
 
 # What a sender needs of a claimed outbox row, returned by the claiming statement itself.
-CLAIMED_OUTBOX = (Outbox.id, Outbox.recipient_key, Outbox.card, Outbox.attempts, Outbox.claim_expires_at)
+CLAIMED_OUTBOX = (
+    col(Outbox.id),
+    col(Outbox.recipient_key),
+    col(Outbox.card),
+    col(Outbox.attempts),
+    col(Outbox.claim_expires_at),
+)
+type ClaimedOutbox = Row[int | None, str, dict[str, Any], int, datetime | None]  # one row of it
 
 
 async def claim_outbox_heads(
     session: AsyncSession, *, worker: str, real_now: datetime, lease_until: datetime, limit: int
-) -> list[Row]:
+) -> list[ClaimedOutbox]:
     """Claim the first waiting message of up to `limit` recipients (one "lane" per recipient)."""
-    heads = outbox_heads(real_now=real_now, limit=limit, dialect=session.bind.dialect.name)
+    heads = outbox_heads(real_now=real_now, limit=limit, dialect=session.get_bind().dialect.name)
     stmt = (
         update(Outbox)
-        .where(Outbox.id.in_(heads), _unclaimed(Outbox, real_now))
+        .where(col(Outbox.id).in_(heads), _unclaimed(Outbox, real_now))
         .values(claimed_by=worker, claim_expires_at=lease_until)
         .returning(*CLAIMED_OUTBOX)
         .execution_options(**_NO_SYNC)
@@ -130,22 +143,26 @@ async def claim_outbox_heads(
 
 async def claim_next_in_lane(
     session: AsyncSession, recipient_key: str, *, worker: str, real_now: datetime, lease_until: datetime
-) -> Row | None:
+) -> ClaimedOutbox | None:
     """Claim the recipient's next waiting message, if it may be tried now and nobody holds it.
 
     Called in the same transaction that marks the previous one sent, so no other process can see the
     lane free in between: it would either still see the earlier message waiting, or see this one taken.
     """
     first_waiting = (
-        select(Outbox.id)
-        .where(Outbox.status == PENDING, Outbox.recipient_key == recipient_key)
-        .order_by(Outbox.id)
+        select(col(Outbox.id))
+        .where(col(Outbox.status) == PENDING, col(Outbox.recipient_key) == recipient_key)
+        .order_by(col(Outbox.id))
         .limit(1)
         .scalar_subquery()
     )
     stmt = (
         update(Outbox)
-        .where(Outbox.id == first_waiting, Outbox.next_attempt_at <= real_now, _unclaimed(Outbox, real_now))
+        .where(
+            col(Outbox.id) == first_waiting,
+            col(Outbox.next_attempt_at) <= real_now,
+            _unclaimed(Outbox, real_now),
+        )
         .values(claimed_by=worker, claim_expires_at=lease_until)
         .returning(*CLAIMED_OUTBOX)
         .execution_options(**_NO_SYNC)

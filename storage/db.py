@@ -2,10 +2,12 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
 
 import storage.versions  # noqa: F401  (registers the row-version bump on every session)
 
@@ -25,7 +27,7 @@ def async_url(url: str) -> str:
     return parsed.set(drivername=ASYNC_DRIVERS[backend]).render_as_string(hide_password=False)
 
 
-def create_engine(url: str, *, foreign_keys: bool = True, **kwargs) -> AsyncEngine:
+def create_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> AsyncEngine:
     """`foreign_keys=False` is for migrations on SQLite only: rebuilding a table that others point at
     (how SQLite alters a table) must not trip over the references; storage.migrate checks them after."""
     # Bound parameters hold case details; keep them out of error messages and so out of logs.
@@ -39,11 +41,12 @@ def create_engine(url: str, *, foreign_keys: bool = True, **kwargs) -> AsyncEngi
     return engine
 
 
-def _sqlite_pragmas_no_fk(dbapi_conn, record) -> None:
+def _sqlite_pragmas_no_fk(dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
     _sqlite_pragmas(dbapi_conn, record, foreign_keys=False)
 
 
-def _sqlite_pragmas(dbapi_conn, _record, foreign_keys: bool = True) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry, foreign_keys: bool = True) -> None:
+    # dbapi_conn is aiosqlite's connection as SQLAlchemy adapts it: no type describes what is used here.
     # WAL lets the playground read while the scheduler writes; foreign keys are off by default.
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -54,7 +57,7 @@ def _sqlite_pragmas(dbapi_conn, _record, foreign_keys: bool = True) -> None:
     dbapi_conn.isolation_level = None
 
 
-def _sqlite_begin_immediate(conn) -> None:
+def _sqlite_begin_immediate(conn: Connection) -> None:
     # Take the write lock at BEGIN: a transaction that reads and then writes (the audit chain, the
     # scheduler's claim) would otherwise fail with "database is locked" when another writer got in
     # between. Readers are not blocked in WAL mode.
@@ -64,7 +67,7 @@ def _sqlite_begin_immediate(conn) -> None:
 class Database:
     """One engine and its session factory; the object the layers above pass around."""
 
-    def __init__(self, url: str, **engine_kwargs) -> None:
+    def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = create_engine(url, **engine_kwargs)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)

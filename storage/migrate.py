@@ -6,7 +6,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from storage.db import Database, create_engine
 
@@ -23,16 +23,19 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def head_revision() -> str:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:  # only when the package was installed without its migration scripts
+        raise RuntimeError(f"no migrations found in {MIGRATIONS}")
+    return head
 
 
-def _upgrade(connection, target: str) -> None:
+def _upgrade(connection: Connection, target: str) -> None:
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
     command.upgrade(cfg, target)
 
 
-def _current(connection) -> str | None:
+def _current(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 

@@ -13,7 +13,7 @@ from sqlmodel import Field, SQLModel
 from storage.types import UTCDateTime, utcnow
 
 
-def _ts(**kw) -> Any:
+def _ts(**kw: Any) -> Any:
     return Field(sa_type=UTCDateTime, **kw)
 
 
@@ -21,7 +21,7 @@ def _now() -> Any:
     return Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-def _text(**kw) -> Any:
+def _text(**kw: Any) -> Any:
     return Field(sa_type=Text, **kw)
 
 
@@ -278,7 +278,7 @@ class ConversationRef(SQLModel, table=True):
     key: str = Field(max_length=300)
     discussion_id: int | None = Field(default=None, foreign_key="discussion.id", index=True)
     person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
-    reference: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    reference: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     updated_at: datetime = _now()
 
 
@@ -299,7 +299,7 @@ class AuditEvent(SQLModel, table=True):
     channel: str = Field(max_length=20)  # slack | teams | playground | cli | scheduler
     action: str = Field(max_length=60)
     discussion_id: int | None = Field(default=None, index=True)
-    detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
 
@@ -328,7 +328,7 @@ class Outbox(SQLModel, table=True):
     kind: str = Field(default="reminder", max_length=20)  # reminder | handover
     recipient_key: str = Field(max_length=80)  # person:12 | place:duty | thread:7: the unit of ordering
     dedupe_key: str | None = Field(default=None, max_length=200)  # one row per reminder event
-    card: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    card: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     discussion_id: int | None = Field(default=None, index=True)
     due_item_id: int | None = Field(default=None)
     due_at: datetime | None = _ts(default=None)  # when the reminder event was due
@@ -357,7 +357,7 @@ class SlackInstallation(SQLModel, table=True):
     team_id: str | None = Field(default=None, max_length=50, index=True)
     user_id: str | None = Field(default=None, max_length=50)  # who installed it
     is_enterprise_install: bool = False
-    data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     installed_at: datetime = _now()
 
 

@@ -7,11 +7,12 @@ what failed with back-off, and marks rows sent. Rows carry the card as JSON (dia
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import CursorResult, Executable, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from storage.models import Outbox
 from storage.types import utcnow
@@ -42,7 +43,7 @@ async def add(session: AsyncSession, messages: list[Message]) -> int:
     """
     if not messages:
         return 0
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     if dialect == "postgresql":
         # Writers take turns until they commit, so ids follow commit order: a message can never become
@@ -75,32 +76,38 @@ async def add(session: AsyncSession, messages: list[Message]) -> int:
             .values(rows[start : start + 500])
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
         )
-        queued += (await session.execute(stmt)).rowcount
+        queued += await _rowcount(session, stmt)
     return queued
 
 
 async def get(session: AsyncSession, id: int) -> Outbox | None:
-    return (await session.execute(select(Outbox).where(Outbox.id == id))).scalars().first()
+    return (await session.execute(select(Outbox).where(col(Outbox.id) == id))).scalars().first()
 
 
 async def exists_key(session: AsyncSession, dedupe_key: str) -> bool:
-    query = select(Outbox.id).where(Outbox.dedupe_key == dedupe_key)
+    query = select(col(Outbox.id)).where(col(Outbox.dedupe_key) == dedupe_key)
     return (await session.execute(query)).first() is not None
 
 
 async def latest(session: AsyncSession, kind: str) -> Outbox | None:
-    query = select(Outbox).where(Outbox.kind == kind).order_by(Outbox.id.desc()).limit(1)
+    query = select(Outbox).where(col(Outbox.kind) == kind).order_by(col(Outbox.id).desc()).limit(1)
     return (await session.execute(query)).scalars().first()
 
 
-async def _finish(session: AsyncSession, id: int, worker: str, **values) -> bool:
+async def _rowcount(session: AsyncSession, stmt: Executable) -> int:
+    """How many rows an INSERT or UPDATE without RETURNING touched. The session hands back a
+    CursorResult for those, though its signature says Result (sqlalchemy#9185)."""
+    return cast(CursorResult[Any], await session.execute(stmt)).rowcount
+
+
+async def _finish(session: AsyncSession, id: int, worker: str, **values: Any) -> bool:
     stmt = (
         update(Outbox)
-        .where(Outbox.id == id, Outbox.claimed_by == worker)
+        .where(col(Outbox.id) == id, col(Outbox.claimed_by) == worker)
         .values(claimed_by=None, claim_expires_at=None, **values)
         .execution_options(**_NO_SYNC)
     )
-    return (await session.execute(stmt)).rowcount == 1
+    return await _rowcount(session, stmt) == 1
 
 
 async def mark_sent(session: AsyncSession, id: int, *, worker: str, surface: str, at: datetime) -> bool:
@@ -110,13 +117,13 @@ async def mark_sent(session: AsyncSession, id: int, *, worker: str, surface: str
 
 async def retry_later(session: AsyncSession, id: int, *, worker: str, at: datetime, error: str) -> bool:
     return await _finish(
-        session, id, worker, attempts=Outbox.attempts + 1, next_attempt_at=at, last_error=error[:300]
+        session, id, worker, attempts=col(Outbox.attempts) + 1, next_attempt_at=at, last_error=error[:300]
     )
 
 
 async def mark_failed(session: AsyncSession, id: int, *, worker: str, error: str) -> bool:
     return await _finish(
-        session, id, worker, status=FAILED, attempts=Outbox.attempts + 1, last_error=error[:300]
+        session, id, worker, status=FAILED, attempts=col(Outbox.attempts) + 1, last_error=error[:300]
     )
 
 
@@ -126,5 +133,5 @@ async def release(session: AsyncSession, id: int, *, worker: str) -> bool:
 
 async def counts(session: AsyncSession) -> dict[str, int]:
     """Rows by status, for operators and tests."""
-    rows = await session.execute(select(Outbox.status, func.count()).group_by(Outbox.status))
+    rows = await session.execute(select(col(Outbox.status), func.count()).group_by(col(Outbox.status)))
     return {status: n for status, n in rows.all()}

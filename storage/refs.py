@@ -1,8 +1,12 @@
 """Where the bot can write on each platform, and which inbound events it has already handled."""
 
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from storage.models import ConversationRef, InboundEvent
 from storage.types import utcnow
@@ -14,7 +18,7 @@ async def save_ref(
     platform: str,
     kind: str,
     key: str,
-    reference: dict | None = None,
+    reference: dict[str, Any] | None = None,
     discussion_id: int | None = None,
     person_id: int | None = None,
 ) -> ConversationRef:
@@ -33,7 +37,9 @@ async def save_ref(
 
 async def find_by_key(session: AsyncSession, *, platform: str, kind: str, key: str) -> ConversationRef | None:
     query = select(ConversationRef).where(
-        ConversationRef.platform == platform, ConversationRef.kind == kind, ConversationRef.key == key
+        col(ConversationRef.platform) == platform,
+        col(ConversationRef.kind) == kind,
+        col(ConversationRef.key) == key,
     )
     return (await session.execute(query)).scalars().first()
 
@@ -47,17 +53,19 @@ async def find_ref(
     person_id: int | None = None,
 ) -> ConversationRef | None:
     """The newest reference of this kind for a discussion or a person."""
-    query = select(ConversationRef).where(ConversationRef.platform == platform, ConversationRef.kind == kind)
+    query = select(ConversationRef).where(
+        col(ConversationRef.platform) == platform, col(ConversationRef.kind) == kind
+    )
     if discussion_id is not None:
-        query = query.where(ConversationRef.discussion_id == discussion_id)
+        query = query.where(col(ConversationRef.discussion_id) == discussion_id)
     if person_id is not None:
-        query = query.where(ConversationRef.person_id == person_id)
-    query = query.order_by(ConversationRef.updated_at.desc())
+        query = query.where(col(ConversationRef.person_id) == person_id)
+    query = query.order_by(col(ConversationRef.updated_at).desc())
     return (await session.execute(query)).scalars().first()
 
 
-async def forget_events_before(session: AsyncSession, when) -> None:
-    await session.execute(delete(InboundEvent).where(InboundEvent.received_at < when))
+async def forget_events_before(session: AsyncSession, when: datetime) -> None:
+    await session.execute(delete(InboundEvent).where(col(InboundEvent.received_at) < when))
 
 
 async def first_delivery(session: AsyncSession, platform: str, event_id: str) -> bool:
