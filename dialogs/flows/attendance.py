@@ -8,6 +8,7 @@ After sign-off it cannot change at all.
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from dialogs.engine import Ctx
 from dialogs.flows.registry import on
@@ -21,7 +22,7 @@ from storage.models import Contribution, Participant, Person
 
 async def _directory_options(ctx: Ctx, *, exclude: set[int]) -> tuple[Option, ...]:
     people = (
-        await ctx.session.execute(select(Person).order_by(Person.agency, Person.display_name))
+        await ctx.session.execute(select(Person).order_by(col(Person.agency), col(Person.display_name)))
     ).scalars()
     return tuple(
         Option(str(p.id), f"{p.display_name} - {role_label(ctx, p.role)}")

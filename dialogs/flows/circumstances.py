@@ -54,7 +54,7 @@ def read_answers(ctx: Ctx, f: Fields, d: Discussion) -> Answers:
 
 def apply_answers(d: Discussion, answers: Answers) -> dict[str, bool | None]:
     """Write the answers onto the discussion; returns what changed, as {question id: new answer}."""
-    changed = {}
+    changed: dict[str, bool | None] = {}
     for cid, column in COLUMNS.items():
         if getattr(d, column) != answers[cid]:
             setattr(d, column, answers[cid])

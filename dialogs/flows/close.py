@@ -9,6 +9,7 @@ discussion.
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from dialogs.clock import say_when as when
 from dialogs.deadlines import End, end_item
@@ -23,8 +24,8 @@ from storage.models import DueItem
 async def _open_items(ctx: Ctx) -> list[DueItem]:
     query = (
         select(DueItem)
-        .where(DueItem.discussion_id == ctx.did, DueItem.state == DueState.OPEN.value)
-        .order_by(DueItem.due_at, DueItem.id)  # type: ignore[arg-type]
+        .where(col(DueItem.discussion_id) == ctx.did, col(DueItem.state) == DueState.OPEN.value)
+        .order_by(col(DueItem.due_at), col(DueItem.id))
     )
     return list((await ctx.session.execute(query)).scalars())
 

@@ -8,6 +8,7 @@ ICPCnotRequired).
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from dialogs.clock import say_when as when
 from dialogs.deadlines import End, end_item
@@ -25,8 +26,8 @@ async def icpc_item(ctx: Ctx) -> DueItem:
     """The series' conference deadline, while it is open."""
     query = (
         select(DueItem)
-        .join(Discussion, Discussion.id == DueItem.discussion_id)  # type: ignore[arg-type]
-        .where(Discussion.series_id == ctx.d.series_id, DueItem.kind == DueKind.ICPC.value)
+        .join(Discussion, col(Discussion.id) == col(DueItem.discussion_id))
+        .where(col(Discussion.series_id) == ctx.d.series_id, col(DueItem.kind) == DueKind.ICPC.value)
     )
     item = (await ctx.session.execute(query)).scalars().first()
     if item is None:

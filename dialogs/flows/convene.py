@@ -10,6 +10,7 @@ import re
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from dialogs import clock
 from dialogs.engine import Ctx
@@ -311,16 +312,18 @@ def needs_meeting(ctx: Ctx, discussions: list[Discussion]) -> bool:
 
 async def open_series(ctx: Ctx, case_ref: str) -> Series | None:
     query = select(Series).where(
-        Series.council == ctx.dialogs.council,
-        func.lower(Series.case_ref) == case_ref.lower(),
-        Series.closed_at.is_(None),  # type: ignore[union-attr]
+        col(Series.council) == ctx.dialogs.council,
+        func.lower(col(Series.case_ref)) == case_ref.lower(),
+        col(Series.closed_at).is_(None),
     )
     return (await ctx.session.execute(query)).scalars().first()
 
 
 async def series_discussions(ctx: Ctx, series_id: int) -> list[Discussion]:
     query = (
-        select(Discussion).where(Discussion.series_id == series_id).order_by(Discussion.number, Discussion.id)
+        select(Discussion)
+        .where(col(Discussion.series_id) == series_id)
+        .order_by(col(Discussion.number), col(Discussion.id))
     )
     return list((await ctx.session.execute(query)).scalars())
 
@@ -470,9 +473,9 @@ async def final_agencies_missing(ctx: Ctx) -> list[str]:
     if not ctx.d.is_final:
         return []
     first = (await series_discussions(ctx, ctx.d.series_id))[0]
-    took_part = select(Participant.agency).where(
-        Participant.discussion_id == first.id,
-        Participant.status.in_(PRESENT),  # type: ignore[attr-defined]
+    took_part = select(col(Participant.agency)).where(
+        col(Participant.discussion_id) == first.id,
+        col(Participant.status).in_(PRESENT),
     )
     agencies = set((await ctx.session.execute(took_part)).scalars())
     invited = {p.agency for p in await ctx.participants()}

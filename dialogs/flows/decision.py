@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from dialogs import clock
 from dialogs.engine import Ctx
@@ -244,8 +245,10 @@ async def review_override(ctx: Ctx) -> list[Card]:
 
 
 async def plan_rows(ctx: Ctx) -> tuple[Plan | None, dict[str, PlanItem]]:
-    plan = (await ctx.session.execute(select(Plan).where(Plan.discussion_id == ctx.did))).scalar()
-    items = (await ctx.session.execute(select(PlanItem).where(PlanItem.discussion_id == ctx.did))).scalars()
+    plan = (await ctx.session.execute(select(Plan).where(col(Plan.discussion_id) == ctx.did))).scalar()
+    items = (
+        await ctx.session.execute(select(PlanItem).where(col(PlanItem.discussion_id) == ctx.did))
+    ).scalars()
     return plan, {i.item: i for i in items}
 
 

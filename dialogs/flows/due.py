@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from dialogs.clock import say_when as when
 from dialogs.deadlines import End, end_item
@@ -186,8 +187,11 @@ async def _add_to_signed_record(ctx: Ctx, item: DueItem, reason: str) -> None:
     chair who gave it, so the circulated record is never silently different from the stored one."""
     query = (
         select(RecordVersion)
-        .where(RecordVersion.discussion_id == item.discussion_id, RecordVersion.signed_off_at.is_not(None))  # type: ignore[union-attr]
-        .order_by(RecordVersion.version.desc())  # type: ignore[attr-defined]
+        .where(
+            col(RecordVersion.discussion_id) == item.discussion_id,
+            col(RecordVersion.signed_off_at).is_not(None),
+        )
+        .order_by(col(RecordVersion.version).desc())
     )
     latest = (await ctx.session.execute(query)).scalars().first()
     if latest is None:

@@ -11,6 +11,7 @@ import hashlib
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from dialogs import clock
 from dialogs.engine import Ctx
@@ -125,8 +126,8 @@ async def sign_off(ctx: Ctx) -> list[Card]:
         d.monitoring += f"\nOutcome to {_labels(ctx, untold)}: {notify_others}"
     version = (
         await ctx.session.execute(
-            select(func.coalesce(func.max(RecordVersion.version), 0)).where(
-                RecordVersion.discussion_id == d.id
+            select(func.coalesce(func.max(col(RecordVersion.version)), 0)).where(
+                col(RecordVersion.discussion_id) == d.id
             )
         )
     ).scalar_one() + 1
@@ -156,6 +157,7 @@ async def sign_off(ctx: Ctx) -> list[Card]:
 
 async def _circulate(ctx: Ctx, record: RecordVersion) -> list[Card]:
     """The record to those who took part; the outcome to those invited from the agencies to tell."""
+    assert record.id is not None  # flushed by the sign-off
     d = ctx.d
     parts = await ctx.participants(fresh=True)
     to_tell = set(agencies_to_tell(ctx.procedure, d, parts))
@@ -214,7 +216,7 @@ async def acknowledge(ctx: Ctx) -> list[Card]:
 
 
 async def _still_to_tell(ctx: Ctx) -> list[str]:
-    told = select(OutcomeTold.agency).where(OutcomeTold.discussion_id == ctx.did)
+    told = select(col(OutcomeTold.agency)).where(col(OutcomeTold.discussion_id) == ctx.did)
     done = set((await ctx.session.execute(told)).scalars())
     parts = await ctx.participants()
     sent = {p.agency for p in parts if p.status not in PRESENT and not p.is_chair}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from dialogs.engine import Ctx
 from dialogs.flows.registry import not_recorded, on
@@ -133,9 +134,9 @@ async def correct_form(ctx: Ctx) -> Form:
     rows = (
         await ctx.session.execute(
             select(Contribution, Person)
-            .join(Person, Person.id == Contribution.person_id)  # type: ignore[arg-type]
-            .where(Contribution.discussion_id == ctx.did)
-            .order_by(Contribution.id)  # type: ignore[arg-type]
+            .join(Person, col(Person.id) == col(Contribution.person_id))
+            .where(col(Contribution.discussion_id) == ctx.did)
+            .order_by(col(Contribution.id))
         )
     ).all()
     if not rows:

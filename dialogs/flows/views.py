@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import or_, select
+from sqlmodel import col
 
 from dialogs.engine import Ctx
 from dialogs.flows.registry import on
@@ -31,12 +32,14 @@ async def _visible(ctx: Ctx) -> list[Discussion]:
     """Open discussions the actor takes part in; managers who may convene see every open one."""
     query = (
         select(Discussion)
-        .where(Discussion.state.in_([s.value for s in OPEN_STATES]))  # type: ignore[attr-defined]
-        .order_by(Discussion.convened_at.desc())  # type: ignore[attr-defined]
+        .where(col(Discussion.state).in_([s.value for s in OPEN_STATES]))
+        .order_by(col(Discussion.convened_at).desc())
     )
     if ctx.actor.role not in ctx.procedure.convener_roles():
-        mine = select(Participant.discussion_id).where(Participant.person_id == ctx.actor.person_id)
-        query = query.where(or_(Discussion.id.in_(mine), Discussion.chair_id == ctx.actor.person_id))  # type: ignore[union-attr]
+        mine = select(col(Participant.discussion_id)).where(col(Participant.person_id) == ctx.actor.person_id)
+        query = query.where(
+            or_(col(Discussion.id).in_(mine), col(Discussion.chair_id) == ctx.actor.person_id)
+        )
     return list((await ctx.session.execute(query.limit(20))).scalars())
 
 
