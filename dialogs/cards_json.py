@@ -9,7 +9,7 @@ from dialogs.model import Button, Card, Form, Input, InputKind, Option, Target, 
 def card_to_dict(card: Card) -> dict[str, Any]:
     # asdict keeps enums as StrEnum values (JSON writes them as plain strings) and tuples as tuples
     # (JSON writes them as lists); card_from_dict turns both back.
-    return _jsonable(asdict(card))
+    return {k: _jsonable(v) for k, v in asdict(card).items()}
 
 
 def _jsonable(value: Any) -> Any:

@@ -25,9 +25,10 @@ _SATURDAY = 5
 
 def check_nation(nation: str) -> Nation:
     """`nation` itself if it is one of NATIONS, else ValueError naming the accepted values."""
-    if nation not in _SUBDIV:
-        raise ValueError(f"unknown nation {nation!r}; expected one of: {', '.join(NATIONS)}")
-    return nation  # type: ignore[return-value]
+    for known in NATIONS:
+        if nation == known:
+            return known
+    raise ValueError(f"unknown nation {nation!r}; expected one of: {', '.join(NATIONS)}")
 
 
 @functools.lru_cache(maxsize=256)

@@ -21,11 +21,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dialogs.clock import add_working_days, end_of_day, localize
 from dialogs.lifecycle import CLOSED_STATES, DEADLINE, DueKind, DueState, State
@@ -112,14 +112,14 @@ async def refresh_series(
     found = await _all(
         session,
         select(Discussion)
-        .where(Discussion.series_id == series.id)
-        .order_by(Discussion.number, Discussion.id),
+        .where(col(Discussion.series_id) == series.id)
+        .order_by(col(Discussion.number), col(Discussion.id)),
     )
     decisions = {
         x.discussion_id: x
         for x in await _all(
-            session, select(Decision).where(Decision.discussion_id.in_([d.id for d in found]))
-        )  # type: ignore[union-attr]
+            session, select(Decision).where(col(Decision.discussion_id).in_([d.id for d in found]))
+        )
     }
     out = Refreshed()
     series_wants = await _series_wants(session, env, series, found, decisions)
@@ -138,7 +138,8 @@ async def refresh_series(
 
 
 async def _sync(session: AsyncSession, env: Env, d: Discussion, wants: list[Want], out: Refreshed) -> None:
-    rows = await session.execute(select(DueItem).where(DueItem.discussion_id == d.id))
+    assert d.id is not None  # a stored discussion
+    rows = await session.execute(select(DueItem).where(col(DueItem.discussion_id) == d.id))
     existing = {(item.kind, item.subject): item for item in rows.scalars()}
     closed = d.state in CLOSED_STATES
     seen: set[tuple[str, str]] = set()
@@ -184,10 +185,10 @@ def end_item(item: DueItem, end: End, now: datetime) -> DueState:
 async def _open_deadlines(session: AsyncSession, d: Discussion) -> bool:
     """Whether `d` still has an open obligation (chases such as acknowledgements do not hold it open)."""
     kinds = [k.value for k, dl in DEADLINE.items() if not dl.chase]
-    query = select(DueItem.id).where(
-        DueItem.discussion_id == d.id,
-        DueItem.state == DueState.OPEN.value,
-        DueItem.kind.in_(kinds),  # type: ignore[attr-defined]
+    query = select(col(DueItem.id)).where(
+        col(DueItem.discussion_id) == d.id,
+        col(DueItem.state) == DueState.OPEN.value,
+        col(DueItem.kind).in_(kinds),
     )
     return (await session.execute(query.limit(1))).first() is not None
 
@@ -204,7 +205,7 @@ async def wanted(
     chair, now = d.chair_id, env.now
     # Held: from when it started (a discussion from before that was recorded: from its day).
     started = d.started_at or (env.start_of(d.held_on) if d.held_on is not None else None)
-    participants = await _all(session, select(Participant).where(Participant.discussion_id == d.id))
+    participants = await _all(session, select(Participant).where(col(Participant.discussion_id) == d.id))
     out: list[Want] = []
 
     # Before the meeting: it is held in time, invitations are answered, the quorum is there.
@@ -238,14 +239,16 @@ async def wanted(
     # After it: the record and the outcome go out within their working days.
     records = await _all(
         session,
-        select(RecordVersion).where(RecordVersion.discussion_id == d.id).order_by(RecordVersion.version),
+        select(RecordVersion)
+        .where(col(RecordVersion.discussion_id) == d.id)
+        .order_by(col(RecordVersion.version)),
     )
     signed = next((x for x in records if x.signed_off_at is not None), None)
     circulations = await _all(
         session,
         select(Circulation)
-        .where(Circulation.record_id.in_([x.id for x in records]))
-        .order_by(Circulation.id),  # type: ignore[union-attr]
+        .where(col(Circulation.record_id).in_([x.id for x in records]))
+        .order_by(col(Circulation.id)),
     )
     if d.held_on is not None:
         end = None
@@ -260,7 +263,9 @@ async def wanted(
 
     # The next discussion: a further one after S47, or the one the chair set after a Single Assessment.
     successor = next((x for x in series if x.previous_id == d.id and x.started_at is not None), None)
-    held_next = End(successor.started_at, f"discussion {successor.number} was held") if successor else None
+    held_next = None
+    if successor is not None and successor.started_at is not None:
+        held_next = End(successor.started_at, f"discussion {successor.number} was held")
     s47 = decision is not None and _starts_s47(env.procedure, decision.outcome)
     if s47 and d.held_on is not None and not d.is_final:
         due = env.working_days_after(d.held_on, t.further_discussion_working_days)
@@ -271,7 +276,7 @@ async def wanted(
         out.append(await _override_review(session, env, d, decision))
 
     # Each agreed action by its own date; each circulated record acknowledged in the time it was sent in.
-    for a in await _all(session, select(Action).where(Action.discussion_id == d.id)):
+    for a in await _all(session, select(Action).where(col(Action.discussion_id) == d.id)):
         if a.status != "cancelled":
             end = End(a.done_at or now, "marked done") if a.status == "done" else None
             out.append(Want(DueKind.ACTION, str(a.id), env.by_end_of(a.due_on), a.owner_id, end))
@@ -304,7 +309,7 @@ async def _outcome_told(
     for c in circulations:
         if c.kind == "outcome_notification" and c.person_id in agency_of:
             told.setdefault(agency_of[c.person_id], c.sent_at)
-    for t in await _all(session, select(OutcomeTold).where(OutcomeTold.discussion_id == d.id)):
+    for t in await _all(session, select(OutcomeTold).where(col(OutcomeTold.discussion_id) == d.id)):
         told.setdefault(t.agency, t.told_at)
     if not to_tell:
         return End(signed.signed_off_at, "nobody else needed telling")
@@ -351,7 +356,7 @@ async def _series_wants(
     elif series.icpc_not_required:
         end = End(series.icpc_recorded_at or env.now, "not required", DueState.MISSED)
     wants = [Want(DueKind.ICPC, "", due, chair, end)]
-    planned = await _first(session, select(Plan).where(Plan.discussion_id == home.id))
+    planned = await _first(session, select(Plan).where(col(Plan.discussion_id) == home.id))
     if planned is not None and planned.icpc_on is not None and not home.is_final:
         # The final discussion agrees the outcomes the conference acts on: due by the conference date.
         final = next((d for d in found if d.is_final and d.started_at is not None), None)
@@ -367,9 +372,9 @@ def _starts_s47(procedure: Procedure, outcome: str) -> bool:
         return False
 
 
-async def _all(session: AsyncSession, query: Any) -> list[Any]:
+async def _all[T](session: AsyncSession, query: Select[T]) -> list[T]:
     return list((await session.execute(query)).scalars())
 
 
-async def _first(session: AsyncSession, query: Any) -> Any:
+async def _first[T](session: AsyncSession, query: Select[T]) -> T | None:
     return (await session.execute(query)).scalars().first()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dialogs.model import Actor
 from dialogs.procedure import Procedure
@@ -108,18 +109,18 @@ async def get_person(session: AsyncSession, person_id: int) -> Person | None:
 
 
 async def find_by_email(session: AsyncSession, email: str) -> Person | None:
-    query = select(Person).where(Person.email == email.strip().lower())
+    query = select(Person).where(col(Person.email) == email.strip().lower())
     return (await session.execute(query)).scalars().first()
 
 
 async def list_people(session: AsyncSession) -> list[Person]:
-    query = select(Person).order_by(Person.agency, Person.display_name, Person.id)
+    query = select(Person).order_by(col(Person.agency), col(Person.display_name), col(Person.id))
     return list((await session.execute(query)).scalars())
 
 
 async def identities_by_person(session: AsyncSession) -> dict[int, list[PersonIdentity]]:
     """Every platform identity, grouped by person id (for listings)."""
-    query = select(PersonIdentity).order_by(PersonIdentity.platform, PersonIdentity.id)
+    query = select(PersonIdentity).order_by(col(PersonIdentity.platform), col(PersonIdentity.id))
     grouped: dict[int, list[PersonIdentity]] = {}
     for identity in (await session.execute(query)).scalars():
         grouped.setdefault(identity.person_id, []).append(identity)
@@ -130,14 +131,15 @@ async def _identity(
     session: AsyncSession, platform: str, external_id: str, tenant: str
 ) -> PersonIdentity | None:
     query = select(PersonIdentity).where(
-        PersonIdentity.platform == platform,
-        PersonIdentity.external_id == external_id,
-        PersonIdentity.tenant == tenant,
+        col(PersonIdentity.platform) == platform,
+        col(PersonIdentity.external_id) == external_id,
+        col(PersonIdentity.tenant) == tenant,
     )
     return (await session.execute(query)).scalars().first()
 
 
 def actor_of(person: Person) -> Actor:
+    assert person.id is not None  # a stored person
     return Actor(person_id=person.id, name=person.display_name, agency=person.agency, role=person.role)
 
 
@@ -146,13 +148,13 @@ async def resolve(session: AsyncSession, platform: str, external_id: str, tenant
     one stored with a tenant matches only that tenant (and wins over a tenant-less one)."""
     query = (
         select(Person)
-        .join(PersonIdentity, PersonIdentity.person_id == Person.id)
+        .join(PersonIdentity, col(PersonIdentity.person_id) == col(Person.id))
         .where(
-            PersonIdentity.platform == platform,
-            PersonIdentity.external_id == external_id,
-            or_(PersonIdentity.tenant == tenant, PersonIdentity.tenant == ""),
+            col(PersonIdentity.platform) == platform,
+            col(PersonIdentity.external_id) == external_id,
+            or_(col(PersonIdentity.tenant) == tenant, col(PersonIdentity.tenant) == ""),
         )
-        .order_by(PersonIdentity.tenant.desc())  # the exact tenant before ""
+        .order_by(col(PersonIdentity.tenant).desc())  # the exact tenant before ""
         .limit(1)
     )
     person = (await session.execute(query)).scalars().first()
@@ -224,6 +226,7 @@ async def add_person(
     person = Person(display_name=name, email=email, agency=agency, role=role, manager_id=manager_id)
     session.add(person)
     await session.flush()
+    assert person.id is not None  # given by the flush
     for platform, external_id, tenant in cleaned:
         session.add(
             PersonIdentity(person_id=person.id, platform=platform, external_id=external_id, tenant=tenant)
@@ -350,6 +353,7 @@ async def import_csv(session: AsyncSession, procedure: Procedure, path: str | Pa
                 action="directory.update",
                 detail={"person_id": person.id, "agency": row.agency, "role": row.role},
             )
+        assert person.id is not None  # a stored person
         for identity in row.identities:
             await link_identity(session, person.id, *identity)
         people[row.email] = person
@@ -365,7 +369,7 @@ async def import_csv(session: AsyncSession, procedure: Procedure, path: str | Pa
 async def _check_row(
     session: AsyncSession,
     procedure: Procedure,
-    raw: dict,
+    raw: dict[str, str],
     line: int,
     emails: dict[str, int],
     ids: dict[tuple[str, str, str], int],
@@ -492,6 +496,7 @@ async def resolve_or_register(
         return None
     person = await find_by_email(session, email)
     if person is not None:
+        assert person.id is not None  # a stored person
         await link_identity(
             session, person.id, platform, external_id, tenant, actor="system", channel=platform
         )

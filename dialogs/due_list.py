@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dialogs.clock import end_of_day
 from dialogs.lifecycle import DEADLINE, DueState
@@ -46,27 +47,28 @@ async def due_listing(
     the deadlines of discussions they chair that ended late or missed without a reason yet.
     """
     day_end = end_of_day(at.astimezone(ZoneInfo(tz)).date(), tz).astimezone(UTC)
-    is_open = DueItem.state == DueState.OPEN.value
+    is_open = col(DueItem.state) == DueState.OPEN.value
     query = (
-        select(DueItem, Discussion.case_ref, Discussion.chair_id)
-        .join(Discussion, Discussion.id == DueItem.discussion_id)  # type: ignore[arg-type]
-        .order_by(DueItem.due_at, DueItem.id)  # type: ignore[arg-type]
+        select(DueItem, col(Discussion.case_ref), col(Discussion.chair_id))
+        .join(Discussion, col(Discussion.id) == col(DueItem.discussion_id))
+        .order_by(col(DueItem.due_at), col(DueItem.id))
     )
     if person_id is not None:
         reason_needed = and_(
-            DueItem.state.in_([DueState.LATE.value, DueState.MISSED.value]),  # type: ignore[attr-defined]
-            DueItem.reason.is_(None),  # type: ignore[union-attr]
-            DueItem.kind.in_(_STATUTORY),  # type: ignore[attr-defined]
-            Discussion.chair_id == person_id,
+            col(DueItem.state).in_([DueState.LATE.value, DueState.MISSED.value]),
+            col(DueItem.reason).is_(None),
+            col(DueItem.kind).in_(_STATUTORY),
+            col(Discussion.chair_id) == person_id,
         )
-        mine = or_(DueItem.recipient_id == person_id, Discussion.chair_id == person_id)
+        mine = or_(col(DueItem.recipient_id) == person_id, col(Discussion.chair_id) == person_id)
         query = query.where(or_(and_(is_open, mine), reason_needed))
     else:
-        query = query.where(is_open, or_(DueItem.due_at <= day_end, DueItem.next_at <= at))  # type: ignore[operator]
+        query = query.where(is_open, or_(col(DueItem.due_at) <= day_end, col(DueItem.next_at) <= at))
     if limit is not None:
         query = query.limit(limit)
     out = []
     for item, ref, chair_id in (await session.execute(query)).all():
+        assert item.id is not None  # a stored row
         if item.state != DueState.OPEN:
             status = DueStatus.REASON_NEEDED
         elif item.due_at < at:

@@ -17,10 +17,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dialogs import deadlines
 from dialogs.lifecycle import State, Who
-from dialogs.model import Actor, Card, Ref, Result, Target, TargetKind, Turn, TurnKind
+from dialogs.model import Actor, Card, Form, Ref, Result, Target, TargetKind, Turn, TurnKind
 from dialogs.procedure import Procedure
 from dialogs.validate import DialogError, Stale
 from storage import audit
@@ -73,7 +74,8 @@ class Dialogs:
                     # Nothing changed: the same button or form may be used again.
                     await session.execute(
                         delete(InboundEvent).where(
-                            InboundEvent.platform == turn.channel, InboundEvent.event_id == turn.event_id
+                            col(InboundEvent.platform) == turn.channel,
+                            col(InboundEvent.event_id) == turn.event_id,
                         )
                     )
                 return Result(tuple(cards), changed=ctx.did_change)
@@ -157,7 +159,11 @@ class Ctx:
 
     async def participants(self, *, fresh: bool = False) -> list[Participant]:
         if self._participants is None or fresh:
-            query = select(Participant).where(Participant.discussion_id == self.did).order_by(Participant.id)
+            query = (
+                select(Participant)
+                .where(col(Participant.discussion_id) == self.did)
+                .order_by(col(Participant.id))
+            )
             self._participants = list((await self.session.execute(query)).scalars())
         return self._participants
 
@@ -167,12 +173,12 @@ class Ctx:
     async def people(self) -> dict[int, Person]:
         """The discussion's people (participants and chair) by id: not the whole directory."""
         ids = {p.person_id for p in await self.participants()} | {self.d.chair_id}
-        rows = await self.session.execute(select(Person).where(Person.id.in_(ids)))  # type: ignore[union-attr]
+        rows = await self.session.execute(select(Person).where(col(Person.id).in_(ids)))
         return {p.id: p for p in rows.scalars() if p.id is not None}
 
     async def decision(self) -> Decision | None:
         """The discussion's decision, if the chair has recorded one."""
-        query = select(Decision).where(Decision.discussion_id == self.did)
+        query = select(Decision).where(col(Decision.discussion_id) == self.did)
         return (await self.session.execute(query)).scalar()
 
     @property
@@ -277,7 +283,7 @@ class Ctx:
         """A button value or form context for this discussion (see model.Ref)."""
         return str(Ref(self.did, str(subject), str(version)))
 
-    def check_version(self, current: object, form: Any) -> None:
+    def check_version(self, current: object, form: Form) -> None:
         """Refuse a form shown before the row it edits last changed (a second tab, a stale phone)."""
         if self.ref.version != str(current):
             raise Stale(form, self.turn.fields)

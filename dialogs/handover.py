@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dialogs.cards_json import card_to_dict
 from dialogs.clock import end_of_day, is_working_day, localize
@@ -77,24 +78,26 @@ async def handover_card(
     day_end = end_of_day(today, tz).astimezone(UTC)
     held = (
         await session.execute(
-            select(Discussion, Decision.outcome)
-            .outerjoin(Decision, Decision.discussion_id == Discussion.id)
+            select(Discussion, col(Decision.outcome))
+            .outerjoin(Decision, col(Decision.discussion_id) == col(Discussion.id))
             .where(
-                Discussion.out_of_hours.is_(True),
-                Discussion.convened_at >= since,
-                Discussion.convened_at < now,
+                col(Discussion.out_of_hours).is_(True),
+                col(Discussion.convened_at) >= since,
+                col(Discussion.convened_at) < now,
             )
-            .order_by(Discussion.convened_at)
+            .order_by(col(Discussion.convened_at))
         )
     ).all()
     due_today = (
         await session.execute(
-            select(DueItem, Discussion.case_ref)
-            .join(Discussion, Discussion.id == DueItem.discussion_id)
+            select(DueItem, col(Discussion.case_ref))
+            .join(Discussion, col(Discussion.id) == col(DueItem.discussion_id))
             .where(
-                DueItem.state == DueState.OPEN.value, DueItem.due_at >= day_start, DueItem.due_at <= day_end
+                col(DueItem.state) == DueState.OPEN.value,
+                col(DueItem.due_at) >= day_start,
+                col(DueItem.due_at) <= day_end,
             )
-            .order_by(DueItem.due_at, DueItem.id)
+            .order_by(col(DueItem.due_at), col(DueItem.id))
             .limit(HANDOVER_LIST_LIMIT + 1)
         )
     ).all()
@@ -103,7 +106,9 @@ async def handover_card(
             select(func.count())
             .select_from(DueItem)
             .where(
-                DueItem.state == DueState.OPEN.value, DueItem.due_at >= day_start, DueItem.due_at <= day_end
+                col(DueItem.state) == DueState.OPEN.value,
+                col(DueItem.due_at) >= day_start,
+                col(DueItem.due_at) <= day_end,
             )
         )
     ).scalar_one()
@@ -111,19 +116,19 @@ async def handover_card(
         await session.execute(
             select(func.count())
             .select_from(DueItem)
-            .where(DueItem.state == DueState.OPEN.value, DueItem.due_at < day_start)
+            .where(col(DueItem.state) == DueState.OPEN.value, col(DueItem.due_at) < day_start)
         )
     ).scalar_one()
 
     ended = (
         await session.execute(
-            select(DueItem, Discussion.case_ref)
-            .join(Discussion, Discussion.id == DueItem.discussion_id)  # type: ignore[arg-type]
+            select(DueItem, col(Discussion.case_ref))
+            .join(Discussion, col(Discussion.id) == col(DueItem.discussion_id))
             .where(
-                DueItem.state.in_([s.value for s in ENDED if s != DueState.WITHDRAWN]),  # type: ignore[attr-defined]
-                DueItem.updated_at >= since,  # type: ignore[operator]
+                col(DueItem.state).in_([s.value for s in ENDED if s != DueState.WITHDRAWN]),
+                col(DueItem.updated_at) >= since,
             )
-            .order_by(DueItem.updated_at, DueItem.id)  # type: ignore[arg-type]
+            .order_by(col(DueItem.updated_at), col(DueItem.id))
             .limit(HANDOVER_LIST_LIMIT + 1)
         )
     ).all()

@@ -4,10 +4,10 @@ Its sections follow PROCEDURE.md ("What the record holds"). The text is the smal
 every surface renders, and it is what is exported to the council's case-management system.
 """
 
-from typing import Any
-
 from sqlalchemy import select
+from sqlmodel import col
 
+from dialogs.engine import Ctx
 from dialogs.lifecycle import DEADLINE, DUE_STATE_LABELS, DueKind, DueState
 from dialogs.quorum import STATUS_LABELS, circumstances, quorum_met, required_attendees
 from storage.models import (
@@ -30,7 +30,7 @@ def ordinal(d: Discussion) -> str:
     return "final" if d.is_final else ORDINALS.get(d.number, f"number {d.number}")
 
 
-async def assemble(ctx: Any) -> str:
+async def assemble(ctx: Ctx) -> str:
     d, p, s = ctx.d, ctx.procedure, ctx.session
     parts = await ctx.participants(fresh=True)
     people = await ctx.people()
@@ -38,24 +38,29 @@ async def assemble(ctx: Any) -> str:
         (
             await s.execute(
                 select(Contribution)
-                .where(Contribution.discussion_id == d.id)
-                .order_by(Contribution.created_at, Contribution.id)
+                .where(col(Contribution.discussion_id) == d.id)
+                .order_by(col(Contribution.created_at), col(Contribution.id))
             )
         ).scalars()
     )
     decision = await ctx.decision()
-    plan = (await s.execute(select(Plan).where(Plan.discussion_id == d.id))).scalar()
+    plan = (await s.execute(select(Plan).where(col(Plan.discussion_id) == d.id))).scalar()
     items = {
-        i.item: i for i in (await s.execute(select(PlanItem).where(PlanItem.discussion_id == d.id))).scalars()
+        i.item: i
+        for i in (await s.execute(select(PlanItem).where(col(PlanItem.discussion_id) == d.id))).scalars()
     }
     actions = list(
         (
-            await s.execute(select(Action).where(Action.discussion_id == d.id).order_by(Action.due_on))
+            await s.execute(
+                select(Action).where(col(Action.discussion_id) == d.id).order_by(col(Action.due_on))
+            )
         ).scalars()
     )
     due_items = list(
         (
-            await s.execute(select(DueItem).where(DueItem.discussion_id == d.id).order_by(DueItem.due_at))
+            await s.execute(
+                select(DueItem).where(col(DueItem.discussion_id) == d.id).order_by(col(DueItem.due_at))
+            )
         ).scalars()
     )
     ended = [
@@ -68,8 +73,8 @@ async def assemble(ctx: Any) -> str:
         (
             await s.execute(
                 select(DueItem)
-                .join(Discussion, Discussion.id == DueItem.discussion_id)
-                .where(Discussion.series_id == d.series_id, DueItem.kind == DueKind.ICPC.value)
+                .join(Discussion, col(Discussion.id) == col(DueItem.discussion_id))
+                .where(col(Discussion.series_id) == d.series_id, col(DueItem.kind) == DueKind.ICPC.value)
             )
         )
         .scalars()
@@ -132,8 +137,8 @@ async def assemble(ctx: Any) -> str:
     by_agency: dict[str, list[Contribution]] = {}
     for c in contributions:
         by_agency.setdefault(c.agency, []).append(c)
-    for a, cs in by_agency.items():
-        out.append(f"_{agency(a)}_")
+    for agency_id, cs in by_agency.items():
+        out.append(f"_{agency(agency_id)}_")
         for c in cs:
             via = " (by phone, entered by the chair)" if c.via == "phone_entered_by_chair" else ""
             out.append(
@@ -172,14 +177,14 @@ async def assemble(ctx: Any) -> str:
 
     if decision and "plan" in p.outcome(decision.outcome).requires:
         out.append("\n*S47 plan*")
-        for c in p.s47_checklist:
-            item = items.get(c.id)
+        for check in p.s47_checklist:
+            item = items.get(check.id)
             answer = (
                 "not answered"
                 if item is None
                 else (f"not applicable: {item.na_reason}" if item.not_applicable else item.answer)
             )
-            out.append(f"- {c.label}: {answer}")
+            out.append(f"- {check.label}: {answer}")
         if plan:
             told = {True: "yes", False: "not now", None: "not decided"}[plan.tell_parents]
             out.append(f"Parents/carers and child told: {told}. {plan.tell_parents_how or ''}".rstrip())
@@ -223,14 +228,14 @@ async def assemble(ctx: Any) -> str:
     return "\n".join(out)
 
 
-async def circulation_lines(ctx: Any, record: RecordVersion) -> list[str]:
+async def circulation_lines(ctx: Ctx, record: RecordVersion) -> list[str]:
     s = ctx.session
     rows = (
         await s.execute(
             select(Circulation, Person)
-            .join(Person, Person.id == Circulation.person_id)
-            .where(Circulation.record_id == record.id)
-            .order_by(Circulation.id)
+            .join(Person, col(Person.id) == col(Circulation.person_id))
+            .where(col(Circulation.record_id) == record.id)
+            .order_by(col(Circulation.id))
         )
     ).all()
     return [

@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dialogs import moments
 from dialogs.cards_json import card_to_dict
@@ -321,7 +322,7 @@ async def advance_due_items(
                     )
                 )
             if event == ESCALATED or (event == OVERDUE and DEADLINE[DueKind(item.kind)].statutory):
-                missed[(d.id, "due.overdue" if event == OVERDUE else "due.escalated")].append(
+                missed[(item.discussion_id, "due.overdue" if event == OVERDUE else "due.escalated")].append(
                     {"due_item": item.id, "kind": item.kind, "due_at": item.due_at.isoformat(), "late": late}
                 )
         item.stage, item.next_at, item.snoozed_until = step.stage, step.next_at, step.snoozed_until
@@ -340,8 +341,10 @@ async def advance_due_items(
     return len(messages)
 
 
-async def _by_id(session: AsyncSession, model: Any, ids: set[int]) -> dict[int, Any]:
+async def _by_id[M: (Discussion, Person)](
+    session: AsyncSession, model: type[M], ids: set[int]
+) -> dict[int, M]:
     if not ids:
         return {}
-    rows = await session.execute(select(model).where(model.id.in_(ids)))
-    return {row.id: row for row in rows.scalars()}
+    rows = await session.execute(select(model).where(col(model.id).in_(ids)))
+    return {row.id: row for row in rows.scalars() if row.id is not None}  # stored rows: never None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from dialogs.clock import say_when
 from dialogs.engine import Ctx
@@ -45,7 +46,9 @@ async def _applies(ctx: Ctx, act: Act, items: list[DueItem]) -> bool:
     if act == Act.RECORD_ICPC:
         return await _icpc_open(ctx)
     if act == Act.FURTHER:
-        later = select(Discussion.id).where(Discussion.series_id == d.series_id, Discussion.number > d.number)
+        later = select(col(Discussion.id)).where(
+            col(Discussion.series_id) == d.series_id, col(Discussion.number) > d.number
+        )
         return not d.is_final and (await ctx.session.execute(later.limit(1))).first() is None
     if act == Act.NEXT_STAGE:
         return d.stage != ctx.procedure.agenda[-1].id
@@ -54,12 +57,12 @@ async def _applies(ctx: Ctx, act: Act, items: list[DueItem]) -> bool:
 
 async def _icpc_open(ctx: Ctx) -> bool:
     query = (
-        select(DueItem.id)
-        .join(Discussion, Discussion.id == DueItem.discussion_id)  # type: ignore[arg-type]
+        select(col(DueItem.id))
+        .join(Discussion, col(Discussion.id) == col(DueItem.discussion_id))
         .where(
-            Discussion.series_id == ctx.d.series_id,
-            DueItem.kind == DueKind.ICPC.value,
-            DueItem.state == DueState.OPEN.value,
+            col(Discussion.series_id) == ctx.d.series_id,
+            col(DueItem.kind) == DueKind.ICPC.value,
+            col(DueItem.state) == DueState.OPEN.value,
         )
     )
     return (await ctx.session.execute(query.limit(1))).first() is not None
@@ -89,7 +92,9 @@ async def main_card(ctx: Ctx, target: Target | None = None) -> Card:
     outcome = p.outcome(decision.outcome) if decision else None
     items = list(
         (
-            await s.execute(select(DueItem).where(DueItem.discussion_id == ctx.did).order_by(DueItem.due_at))
+            await s.execute(
+                select(DueItem).where(col(DueItem.discussion_id) == ctx.did).order_by(col(DueItem.due_at))
+            )
         ).scalars()
     )
     hours = "yes" if d.out_of_hours else "no"
@@ -127,8 +132,8 @@ async def main_card(ctx: Ctx, target: Target | None = None) -> Card:
         (
             await s.execute(
                 select(RecordVersion)
-                .where(RecordVersion.discussion_id == d.id)
-                .order_by(RecordVersion.version.desc())  # type: ignore[attr-defined]
+                .where(col(RecordVersion.discussion_id) == d.id)
+                .order_by(col(RecordVersion.version).desc())
             )
         )
         .scalars()
@@ -168,7 +173,7 @@ def deadline_line(ctx: Ctx, item: DueItem) -> str:
 
 async def _untold_agencies(ctx: Ctx) -> str:
     parts = await ctx.participants()
-    told = select(OutcomeTold.agency).where(OutcomeTold.discussion_id == ctx.did)
+    told = select(col(OutcomeTold.agency)).where(col(OutcomeTold.discussion_id) == ctx.did)
     done = set((await ctx.session.execute(told)).scalars()) | {p.agency for p in parts}
     names = {a.id: a.label for a in ctx.procedure.agencies}
     return ", ".join(names.get(a, a) for a in agencies_to_tell(ctx.procedure, ctx.d, parts) if a not in done)
