@@ -1,4 +1,4 @@
-"""What one turn of a discussion costs: SQL statements and time per thread reply and per button press.
+"""What one turn of a discussion costs: SQL statements and time per thread reply and per view.
 
     python bench/turns.py [--replies 200] [--only sqlite] [--code PATH]
 

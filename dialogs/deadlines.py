@@ -254,7 +254,9 @@ async def wanted(
         end = None
         if signed is not None and signed.signed_off_at is not None:
             sent = sum(1 for c in circulations if c.kind == "record" and c.record_id == signed.id)
-            end = End(signed.signed_off_at, f"the signed-off record was sent to {sent} people")
+            end = End(
+                signed.signed_off_at, f"the signed-off record was sent to everyone who took part ({sent})"
+            )
         due = env.working_days_after(d.held_on, t.record_circulation_working_days)
         out.append(Want(DueKind.RECORD_CIRCULATION, "", due, chair, end))
         due = env.working_days_after(d.held_on, t.outcome_notification_working_days)

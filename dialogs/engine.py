@@ -21,7 +21,7 @@ from sqlmodel import col
 
 from dialogs import deadlines
 from dialogs.lifecycle import State, Who
-from dialogs.model import Actor, Card, Form, Ref, Result, Target, TargetKind, Turn, TurnKind
+from dialogs.model import Actor, Card, Ref, Result, Target, TargetKind, Turn, TurnKind
 from dialogs.procedure import Procedure
 from dialogs.validate import DialogError, Stale
 from storage import audit
@@ -283,7 +283,7 @@ class Ctx:
         """A button value or form context for this discussion (see model.Ref)."""
         return str(Ref(self.did, str(subject), str(version)))
 
-    def check_version(self, current: object, form: Form) -> None:
-        """Refuse a form shown before the row it edits last changed (a second tab, a stale phone)."""
-        if self.ref.version != str(current):
-            raise Stale(form, self.turn.fields)
+    def stale(self, current: object) -> bool:
+        """Whether the form was shown before what it edits last changed (a second tab, a stale phone):
+        `current` is the version it has now. The caller raises validate.Stale with the current form."""
+        return self.ref.version != str(current)

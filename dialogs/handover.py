@@ -17,7 +17,7 @@ from sqlmodel import col
 from dialogs.cards_json import card_to_dict
 from dialogs.clock import end_of_day, is_working_day, localize
 from dialogs.clock import say_when as when
-from dialogs.lifecycle import DUE_STATE_LABELS, ENDED, STATE_LABELS, DueState, State
+from dialogs.lifecycle import DEADLINE, DUE_STATE_LABELS, ENDED, STATE_LABELS, DueKind, DueState, State
 from dialogs.model import Card, Target, TargetKind
 from dialogs.procedure import Procedure
 from dialogs.reminders import DUTY, recipient_key
@@ -141,7 +141,8 @@ async def handover_card(
     lines.append("*Deadlines ended since then:*")
     for item, ref in ended[:HANDOVER_LIST_LIMIT]:
         outcome = DUE_STATE_LABELS[DueState(item.state)]
-        if item.state in (DueState.LATE, DueState.MISSED) and not item.reason:
+        statutory = DEADLINE[DueKind(item.kind)].statutory
+        if item.state in (DueState.LATE, DueState.MISSED) and statutory and not item.reason:
             outcome += ", the chair's reason still to give"
         lines.append(f"- {ref}: {procedure.deadline_label(item.kind, in_sentence=True)}: {outcome}")
     if len(ended) > HANDOVER_LIST_LIMIT:

@@ -218,7 +218,8 @@ async def assemble(ctx: Ctx) -> str:
         for i in ended:
             line = f"- {p.deadline_label(i.kind)}: {DUE_STATE_LABELS[DueState(i.state)]}"
             if i.ended_at is not None and i.state in (DueState.MET, DueState.LATE):
-                line += f" ({i.ended_by}, {ctx.local(i.ended_at):%d %b %Y %H:%M})"
+                when = "" if i.kind == DueKind.ICPC else f", {ctx.local(i.ended_at):%d %b %Y %H:%M}"
+                line += f" ({i.ended_by}{when})"
             if i.reason:
                 line += f"; reason: {i.reason}"
             out.append(line)

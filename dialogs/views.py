@@ -165,7 +165,9 @@ def deadline_line(ctx: Ctx, item: DueItem) -> str:
         return f"- {label}: due {due}"
     out = f"- {label}: {DUE_STATE_LABELS[state]}"
     if item.ended_at is not None and state in (DueState.MET, DueState.LATE):
-        out += f" ({item.ended_by}, {ctx.local(item.ended_at):%d %b %H:%M})"
+        # The conference is judged by the day it was held, which its end already names.
+        when = "" if item.kind == DueKind.ICPC else f", {ctx.local(item.ended_at):%d %b %H:%M}"
+        out += f" ({item.ended_by}{when})"
     if state in (DueState.LATE, DueState.MISSED, DueState.CLOSED):
         out += f"; reason: {item.reason}" if item.reason else "; the chair's reason is still to come"
     return out

@@ -234,7 +234,7 @@ async def decline(ctx: Ctx) -> list[Card]:
     directions = f.text("directions", required=_needs_directions(ctx, part))
     if not f.ok:
         return [ctx.reply("", form=refill(decline_form(ctx, part), ctx.turn.fields, f.errors))]
-    if ctx.ref.version != str(part.version):
+    if ctx.stale(part.version):
         raise Stale(decline_form(ctx, part), ctx.turn.fields)
     before = part.status
     part.status, part.responded_at, part.reason, part.directions = "declined", ctx.now, reason, directions

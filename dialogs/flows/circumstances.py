@@ -15,6 +15,9 @@ from dialogs.validate import Fields, Stale, refill
 from storage.models import Discussion
 
 YES_NO = (Option("yes", "Yes"), Option("no", "No"))
+NOT_KNOWN = "unknown"
+ANSWERS = (*YES_NO, Option(NOT_KNOWN, "Not known yet"))
+_READ = {"yes": True, "no": False, NOT_KNOWN: None}
 
 
 def circumstance_inputs(ctx: Ctx, d: Discussion | None, *, only_unanswered: bool = False) -> list[Input]:
@@ -29,12 +32,12 @@ def circumstance_inputs(ctx: Ctx, d: Discussion | None, *, only_unanswered: bool
             Input(
                 f"c_{c.id}",
                 c.question,
-                InputKind.YES_NO,
-                options=YES_NO,
-                value=None if answer is None else ("yes" if answer else "no"),
+                InputKind.CHOICE,
+                options=ANSWERS,
+                value=NOT_KNOWN if answer is None else ("yes" if answer else "no"),
                 hint=None
                 if only_unanswered
-                else "Leave empty if not known yet: it is needed before the decision.",
+                else "If not known yet, say so: it is needed before the decision.",
             )
         )
     return out
@@ -44,9 +47,9 @@ def read_answers(ctx: Ctx, f: Fields, d: Discussion) -> Answers:
     """The answers as they would be with the form's: given ones replace the stored ones."""
     answers = circumstances(d)
     for c in ctx.procedure.circumstances:
-        given = f.yes_no(f"c_{c.id}")
+        given = f.choice(f"c_{c.id}", set(_READ))
         if given is not None:
-            answers[c.id] = given
+            answers[c.id] = _READ[given]
     if answers["inpatient"]:
         answers["hospital_involvement"] = True  # an in-patient receives hospital services
     return answers
@@ -88,7 +91,7 @@ async def save_circumstances(ctx: Ctx) -> list[Card]:
     answers = read_answers(ctx, f, ctx.d)
     if not f.ok:
         return [ctx.reply("", form=refill(circumstances_form(ctx), ctx.turn.fields, f.errors))]
-    if ctx.ref.version != stamp(ctx.d):
+    if ctx.stale(stamp(ctx.d)):
         raise Stale(circumstances_form(ctx), ctx.turn.fields)
     changed = apply_answers(ctx.d, answers)
     if not changed:

@@ -58,10 +58,14 @@ async def close_form(ctx: Ctx) -> Form:
                 max_length=1000,
             )
         )
-    stamp = ",".join(str(i.id) for i in items)  # a deadline opened or ended meanwhile: shown afresh
     return Form(
-        "close", f"Close {ctx.d.case_ref}", tuple(inputs), "Close", context=ctx.value("", stamp or "-")
+        "close", f"Close {ctx.d.case_ref}", tuple(inputs), "Close", context=ctx.value("", _stamp(items))
     )
+
+
+def _stamp(deadlines: list[DueItem]) -> str:
+    """The open deadlines the form asks about: one opened or ended meanwhile makes it stale."""
+    return ",".join(str(i.id) for i in deadlines) or "-"
 
 
 @on(TurnKind.BUTTON, "close", Act.CLOSE)
@@ -79,7 +83,7 @@ async def close(ctx: Ctx) -> list[Card]:
     reasons = {i.id: f.text(f"reason_{i.id}", required=True, max_length=1000) for i in deadlines}
     if not f.ok or reason is None:
         return [ctx.reply("", form=refill(form, ctx.turn.fields, f.errors))]
-    if ctx.ref.version != (form.context.partition("@")[2]):
+    if ctx.stale(_stamp(deadlines)):
         raise Stale(form, ctx.turn.fields)
     for item in items:
         if item.kind == DueKind.ACKNOWLEDGEMENT:

@@ -45,8 +45,11 @@ def _needed_by(ctx: Ctx, field: str) -> str | None:
     return "Needed for: " + "; ".join(needing) if needing else None
 
 
-async def decision_form(ctx: Ctx, current: Decision | None = None, answers: Answers | None = None) -> Form:
-    """The decision form; `answers`: the circumstances as the chair has just answered them."""
+async def decision_form(
+    ctx: Ctx, current: Decision | None = None, answers: Answers | None = None, *, every_question: bool = False
+) -> Form:
+    """The decision form; `answers`: the circumstances as the chair has just answered them;
+    `every_question`: ask all of them again, not only those without an answer yet."""
 
     def v(name: str) -> Any:
         return getattr(current, name, None) if current else None
@@ -54,7 +57,7 @@ async def decision_form(ctx: Ctx, current: Decision | None = None, answers: Answ
     def required(field: str) -> bool:
         return all(field in o.requires for o in ctx.procedure.outcomes)
 
-    inputs = circumstance_inputs(ctx, ctx.d, only_unanswered=True)
+    inputs = circumstance_inputs(ctx, ctx.d, only_unanswered=not every_question)
     unmet = gate_unmet(ctx.procedure, ctx.d, await ctx.participants(), answers)
     inputs += [
         Input(
@@ -168,8 +171,8 @@ async def decide(ctx: Ctx) -> list[Card]:
         return [
             ctx.reply("", form=refill(await decision_form(ctx, current, answers), ctx.turn.fields, f.errors))
         ]
-    if ctx.ref.version != str(current.version if current else 0):
-        raise Stale(await decision_form(ctx, current), ctx.turn.fields)
+    if ctx.stale(current.version if current else 0):
+        raise Stale(await decision_form(ctx, current, every_question=True), ctx.turn.fields)
 
     changed_answers = apply_answers(ctx.d, answers)
     if changed_answers:
@@ -343,7 +346,7 @@ async def save_plan(ctx: Ctx) -> list[Card]:
     await _check_plannable(ctx)
     f = Fields(ctx.turn.fields)
     plan, items = await plan_rows(ctx)
-    if ctx.ref.version != str(plan.version if plan else 0):
+    if ctx.stale(plan.version if plan else 0):
         raise Stale(await plan_form(ctx), ctx.turn.fields)
     answers: dict[str, tuple[str, re.Match[str] | None]] = {}
     for c in ctx.procedure.s47_checklist:

@@ -118,7 +118,7 @@ async def sign_off(ctx: Ctx) -> list[Card]:
     notify_others = f.text("notify_others", required="notify_others" in asked, max_length=1000)
     if not f.ok or monitoring is None:
         return [await _review_card(ctx, refill(form, ctx.turn.fields, f.errors), draft)]
-    if ctx.ref.version != fingerprint(draft):
+    if ctx.stale(fingerprint(draft)):
         raise Stale(form, ctx.turn.fields, draft)  # the chair signs what they read: here it is now
     untold = await _untold(ctx)
     d.monitoring = monitoring

@@ -113,8 +113,14 @@ async def reply(ctx: Ctx) -> list[Card]:
                 + text[:MAX_LONG]
             )
         ]
-    if part.status == "invited":
-        part.status, part.how, part.responded_at = "accepted", "chat", ctx.now  # taking part is accepting
+    if part.status == "invited":  # taking part is accepting; once started, an audited correction
+        part.status, part.how, part.responded_at = "accepted", "chat", ctx.now
+        await ctx.audit("participant.accepted", person_id=part.person_id, by="replying in the thread")
+        if ctx.state != State.CONVENED:
+            why = "took part by replying in the thread"
+            await ctx.audit(
+                "attendance.corrected", person_id=part.person_id, before="invited", after="accepted", why=why
+            )
     c = Contribution(
         discussion_id=ctx.did,
         person_id=ctx.actor.person_id,

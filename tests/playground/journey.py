@@ -122,7 +122,7 @@ def decide(dm: Page) -> None:
         "inpatient",
         "complex",
     ):
-        form.locator(f'[name="in.c_{question}"][value="no"]').check()  # not known at convening
+        form.locator(f'select[name="in.c_{question}"]').select_option("no")  # not known at convening
     form.get_by_label("Outcome").select_option("s47_joint")
     form.get_by_label("Reasons for the decision").fill("Unexplained bruising; the threshold for S47 is met.")
     form.get_by_label("Risks identified that informed it").fill("Possible non-accidental injury.")

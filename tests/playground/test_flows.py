@@ -367,7 +367,7 @@ async def test_only_the_chair_decides_and_reasons_are_required(playground):
     form = page.section("notices").first("form", action="/act/form")
     assert form.first("textarea", name="in.risks").text == "Injury pattern"
     for question in unanswered:  # asked again, because they decide who must take part
-        assert "has-error" in form.first("input", name=f"in.{question}").up("fieldset").attrs["class"]
+        assert "has-error" in form.first("select", name=f"in.{question}").up("div").attrs["class"]
     page = await dm.fill({question: "no" for question in unanswered})
     assert "has-error" in form.first("textarea", name="in.reasons").parent.attrs["class"]
     assert await rows(playground, Decision, discussion_id=did) == []
