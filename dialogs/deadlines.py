@@ -236,20 +236,26 @@ async def wanted(
     due = d.proposed_at - timedelta(minutes=r.quorum_check_before_minutes)
     out.append(Want(DueKind.QUORUM, "", due, chair, quorum_end))
 
-    # After it: the record and the outcome go out within their working days.
-    records = await _all(
-        session,
-        select(RecordVersion)
-        .where(col(RecordVersion.discussion_id) == d.id)
-        .order_by(col(RecordVersion.version)),
-    )
+    # After it: the record and the outcome go out within their working days. (Before the decision
+    # there is no record and no action yet: the queries are left out while the discussion is live.)
+    decided = d.state not in (State.CONVENED, State.IN_PROGRESS)
+    records: list[RecordVersion] = []
+    circulations: list[Circulation] = []
+    if decided:
+        records = await _all(
+            session,
+            select(RecordVersion)
+            .where(col(RecordVersion.discussion_id) == d.id)
+            .order_by(col(RecordVersion.version)),
+        )
+    if records:
+        circulations = await _all(
+            session,
+            select(Circulation)
+            .where(col(Circulation.record_id).in_([x.id for x in records]))
+            .order_by(col(Circulation.id)),
+        )
     signed = next((x for x in records if x.signed_off_at is not None), None)
-    circulations = await _all(
-        session,
-        select(Circulation)
-        .where(col(Circulation.record_id).in_([x.id for x in records]))
-        .order_by(col(Circulation.id)),
-    )
     if d.held_on is not None:
         end = None
         if signed is not None and signed.signed_off_at is not None:
@@ -278,7 +284,8 @@ async def wanted(
         out.append(await _override_review(session, env, d, decision))
 
     # Each agreed action by its own date; each circulated record acknowledged in the time it was sent in.
-    for a in await _all(session, select(Action).where(col(Action.discussion_id) == d.id)):
+    actions = await _all(session, select(Action).where(col(Action.discussion_id) == d.id)) if decided else []
+    for a in actions:
         if a.status != "cancelled":
             end = End(a.done_at or now, "marked done") if a.status == "done" else None
             out.append(Want(DueKind.ACTION, str(a.id), env.by_end_of(a.due_on), a.owner_id, end))

@@ -185,8 +185,9 @@ class Ctx:
     def is_chair(self) -> bool:
         return self.discussion is not None and self.discussion.chair_id == self.actor.person_id
 
-    async def relations(self) -> frozenset[Who]:
-        """How the actor stands to the discussion, in the lifecycle table's terms."""
+    async def relations(self, *, reviewer: bool = False) -> frozenset[Who]:
+        """How the actor stands to the discussion, in the lifecycle table's terms; whether they review
+        the chair's overrides only when `reviewer` (it costs a query, and few acts need it)."""
         mine = {Who.ANYONE}
         convener = self.actor.role in self.procedure.convener_roles()
         if convener:
@@ -199,7 +200,7 @@ class Ctx:
             mine |= {Who.PARTICIPANT, Who.MEMBER}
         elif convener:
             mine.add(Who.MEMBER)
-        if await self.is_reviewer():
+        if reviewer and await self.is_reviewer():
             mine |= {Who.REVIEWER, Who.MEMBER}
         return frozenset(mine)
 

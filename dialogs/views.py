@@ -7,7 +7,17 @@ from sqlmodel import col
 
 from dialogs.clock import say_when
 from dialogs.engine import Ctx
-from dialogs.lifecycle import DEADLINE, DUE_STATE_LABELS, STATE_LABELS, Act, DueKind, DueState, State, allowed
+from dialogs.lifecycle import (
+    CLOSED_STATES,
+    DEADLINE,
+    DUE_STATE_LABELS,
+    STATE_LABELS,
+    Act,
+    DueKind,
+    DueState,
+    State,
+    allowed,
+)
 from dialogs.model import Button, Card, Ref, Target, TargetKind
 from dialogs.quorum import STATUS_LABELS, agencies_to_tell, quorum_met, required_attendees, unanswered
 from dialogs.record_text import circulation_lines, ordinal
@@ -128,17 +138,13 @@ async def main_card(ctx: Ctx, target: Target | None = None) -> Card:
     if deadlines:
         lines.append("*Deadlines*")
         lines += [deadline_line(ctx, i) for i in deadlines]
-    record = (
-        (
-            await s.execute(
-                select(RecordVersion)
-                .where(col(RecordVersion.discussion_id) == d.id)
-                .order_by(col(RecordVersion.version).desc())
-            )
-        )
-        .scalars()
-        .first()
+    latest = (
+        select(RecordVersion)
+        .where(col(RecordVersion.discussion_id) == d.id)
+        .order_by(col(RecordVersion.version).desc())
     )
+    signed = ctx.state == State.SIGNED_OFF or ctx.state in CLOSED_STATES  # before, no record exists
+    record = (await s.execute(latest)).scalars().first() if signed else None
     if record:
         lines.append("*Circulation*")
         lines += await circulation_lines(ctx, record)

@@ -8,6 +8,8 @@ from dialogs.flows import (  # noqa: F401
     convene,
     decision,
     due,
+    further,
+    plan,
     record,
     thread,
     views,

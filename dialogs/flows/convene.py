@@ -1,4 +1,4 @@
-"""Convening: a first discussion opens a series for the case; a further or final one continues it.
+"""Convening: a first discussion opens a series for the case (further ones: flows/further.py).
 
 Whether a discussion is out of hours follows the meeting's time (the council's hours, nation and bank
 holidays), not the moment the form was sent; the chair may override it only with a reason.
@@ -14,13 +14,11 @@ from sqlmodel import col
 
 from dialogs import clock
 from dialogs.engine import Ctx
-from dialogs.flows.attendance import invitation_card
 from dialogs.flows.circumstances import YES_NO, apply_answers, circumstance_inputs, read_answers
 from dialogs.flows.registry import on
 from dialogs.flows.thread import stage_card
-from dialogs.lifecycle import CLOSED_STATES, STATE_LABELS, Act, State
+from dialogs.lifecycle import STATE_LABELS, Act, State
 from dialogs.model import Button, Card, Form, Input, InputKind, Option, Target, TargetKind, TurnKind
-from dialogs.quorum import COLUMNS, PRESENT
 from dialogs.validate import DialogError, Fields, refill
 from storage.models import Discussion, Participant, Person, Series
 
@@ -136,7 +134,7 @@ def convene_form(ctx: Ctx, *, further_of: Discussion | None = None) -> Form:
     return Form("convene", "Convene a strategy discussion", tuple(inputs), "Convene")
 
 
-def _may_chair(ctx: Ctx, out_of_hours: bool) -> str | None:
+def may_chair(ctx: Ctx, out_of_hours: bool) -> str | None:
     """Why the actor may not chair a meeting at those hours, if they may not."""
     role = ctx.procedure.role(ctx.actor.role)
     if role.id not in ctx.procedure.chair_roles():
@@ -214,7 +212,7 @@ async def convene(ctx: Ctx) -> list[Card]:
     fmt = f.choice("format", {x.id for x in p.formats}, required=True)
     proposed, late_reason = read_when(ctx, f)
     ooh, detected, hours_reason = read_hours(ctx, f, proposed)
-    if proposed is not None and (why := _may_chair(ctx, ooh)):
+    if proposed is not None and (why := may_chair(ctx, ooh)):
         f.error("proposed_time", why)
     d = Discussion(
         series_id=0,
@@ -286,11 +284,11 @@ async def convene(ctx: Ctx) -> list[Card]:
         )
     )
     if ooh:
-        cards.append(_out_of_hours_notice(ctx))
+        cards.append(out_of_hours_notice(ctx))
     return cards
 
 
-def _out_of_hours_notice(ctx: Ctx) -> Card:
+def out_of_hours_notice(ctx: Ctx) -> Card:
     d = ctx.d
     return Card(
         target=Target(TargetKind.CHANNEL, place="out_of_hours", discussion_id=ctx.did),
@@ -351,133 +349,3 @@ async def _offer_further(ctx: Ctx, series: Series) -> Card:
 def concern_text(ctx: Ctx) -> str:
     d, p = ctx.d, ctx.procedure
     return f"*Category:* {p.category(d.category).label}\n*Concern:* {d.concern}"
-
-
-# --- further and final discussions ---------------------------------------------------------------
-
-
-async def _check_further(ctx: Ctx) -> list[Discussion]:
-    """The series, if a further discussion may follow this one; otherwise why not."""
-    found = await series_discussions(ctx, ctx.d.series_id)
-    if ctx.d.is_final or any(x.is_final for x in found):
-        raise DialogError(
-            f"The final discussion of {ctx.d.case_ref} has been held: no further discussion follows it."
-        )
-    later = [x for x in found if x.number > ctx.d.number and x.state not in CLOSED_STATES]
-    if later:
-        raise DialogError(
-            f"Discussion {later[0].number} of {ctx.d.case_ref} is already convened "
-            f"({STATE_LABELS[State(later[0].state)]}): use that one."
-        )
-    return found
-
-
-@on(TurnKind.BUTTON, "reconvene", Act.FURTHER)
-async def ask_further(ctx: Ctx) -> list[Card]:
-    await _check_further(ctx)
-    return [ctx.reply("", form=convene_form(ctx, further_of=ctx.d))]
-
-
-@on(TurnKind.FORM, "reconvene", Act.FURTHER)
-async def further(ctx: Ctx) -> list[Card]:
-    """A further (or the final) discussion: same case and people, numbered on from this one."""
-    found = await _check_further(ctx)
-    previous, f = ctx.d, Fields(ctx.turn.fields)
-    fmt = f.choice("format", {x.id for x in ctx.procedure.formats}, required=True)
-    is_final = bool(f.yes_no("is_final", default=False))
-    proposed, _ = read_when(ctx, f, first=False)
-    ooh, detected, hours_reason = read_hours(ctx, f, proposed)
-    if proposed is not None and (why := _may_chair(ctx, ooh)):
-        f.error("proposed_time", why)
-    if fmt and fmt != "meeting" and needs_meeting(ctx, found):
-        f.error("format", "This case required a meeting (not calls), so every discussion of it does.")
-    if not f.ok or proposed is None:
-        return [ctx.reply("", form=refill(convene_form(ctx, further_of=previous), ctx.turn.fields, f.errors))]
-    copy = {
-        k: getattr(previous, k)
-        for k in ("series_id", "case_ref", "category", "concern", "immediate_risk", *COLUMNS.values())
-    }
-    d = Discussion(
-        **copy,
-        referring_agency=previous.referring_agency,
-        nation=previous.nation,
-        number=max(x.number for x in found) + 1,
-        is_final=is_final,
-        previous_id=previous.id,
-        format=fmt or "meeting",
-        out_of_hours=ooh,
-        out_of_hours_detected=detected,
-        out_of_hours_reason=hours_reason,
-        convened_by_id=ctx.actor.person_id,
-        chair_id=ctx.actor.person_id,
-        convened_at=ctx.now,
-        proposed_at=proposed,
-        meeting_due_at=proposed,  # the date the chair set, not 24 hours from now
-    )
-    ctx.session.add(d)
-    await ctx.session.flush()
-    old_people = await ctx.participants()
-    ctx.discussion, ctx._participants = d, None
-    invitations = []
-    for old in old_people:
-        chair = old.person_id == ctx.actor.person_id
-        part = Participant(
-            discussion_id=ctx.did,
-            person_id=old.person_id,
-            agency=old.agency,
-            role=old.role,
-            is_chair=chair,
-            status="accepted" if chair else "invited",
-            how="chat" if chair else None,
-            responded_at=ctx.now if chair else None,
-            invited_at=ctx.now,
-        )
-        ctx.session.add(part)
-        await ctx.session.flush()
-        if not chair:
-            invitations.append(await invitation_card(ctx, part))
-    if not any(p.person_id == ctx.actor.person_id for p in old_people):
-        ctx.session.add(
-            Participant(
-                discussion_id=ctx.did,
-                person_id=ctx.actor.person_id,
-                agency=ctx.actor.agency,
-                role=ctx.actor.role,
-                is_chair=True,
-                status="accepted",
-                how="chat",
-                responded_at=ctx.now,
-            )
-        )
-    await ctx.audit("discussion.reconvened", previous_id=previous.id, number=d.number, final=is_final)
-    cards = await ctx.changed() + invitations
-    cards.append(stage_card(ctx, "concern", concern_text(ctx)))
-    text = (
-        f"Convened {d.case_ref} discussion {d.number}{' (final)' if is_final else ''}; "
-        f"{len(invitations)} people invited again."
-    )
-    missing = await final_agencies_missing(ctx)
-    if missing:
-        text += (
-            f" Before it can start, invite someone from: {', '.join(missing)} (they took part in the first)."
-        )
-    cards.append(ctx.reply(text, buttons=(Button("invite", "Invite people", ctx.value()),)))
-    if ooh:
-        cards.append(_out_of_hours_notice(ctx))
-    return cards
-
-
-async def final_agencies_missing(ctx: Ctx) -> list[str]:
-    """For a final discussion: the agencies that took part in the first one, nobody from which is
-    invited to this one (the procedure: everyone from the first discussion)."""
-    if not ctx.d.is_final:
-        return []
-    first = (await series_discussions(ctx, ctx.d.series_id))[0]
-    took_part = select(col(Participant.agency)).where(
-        col(Participant.discussion_id) == first.id,
-        col(Participant.status).in_(PRESENT),
-    )
-    agencies = set((await ctx.session.execute(took_part)).scalars())
-    invited = {p.agency for p in await ctx.participants()}
-    labels = {a.id: a.label for a in ctx.procedure.agencies}
-    return [labels.get(a, a) for a in sorted(agencies - invited)]

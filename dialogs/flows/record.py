@@ -15,7 +15,7 @@ from sqlmodel import col
 
 from dialogs import clock
 from dialogs.engine import Ctx
-from dialogs.flows.decision import plan_gaps
+from dialogs.flows.plan import plan_gaps
 from dialogs.flows.registry import on
 from dialogs.flows.thread import plan_needed
 from dialogs.lifecycle import Act, State

@@ -23,7 +23,7 @@ class Handler:
         if self.act is None:
             return
         rule = RULE[self.act]
-        relations = await ctx.relations()
+        relations = await ctx.relations(reviewer=rule.who in (Who.REVIEWER, Who.MEMBER))
         replying = self.act == Act.CONTRIBUTE  # a reply in the thread gets its own words
         if rule.who not in relations:
             raise DialogError(not_recorded(ctx.d.case_ref) if replying else _not_yours(rule.who, ctx))

@@ -54,7 +54,7 @@ def stage_card(ctx: Ctx, stage_id: str, extra: str = "") -> Card:
 
 @on(TurnKind.BUTTON, "start", Act.START)
 async def start(ctx: Ctx) -> list[Card]:
-    from dialogs.flows.convene import final_agencies_missing
+    from dialogs.flows.further import final_agencies_missing
 
     missing = await final_agencies_missing(ctx)
     if missing:
