@@ -56,6 +56,7 @@ class TickReport:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    dropped: int = 0  # reminders whose deadline ended while they waited to be sent
     errors: list[str] = field(default_factory=list)
 
 
@@ -224,6 +225,12 @@ class Scheduler:
                 async with self.db.session() as session:  # too little lease left to send safely
                     await outbox.release(session, row.id, worker=self.worker_id)
                 return
+            if row.due_item_id is not None:
+                async with self.db.session() as session:
+                    if await outbox.drop_if_ended(session, row.id, worker=self.worker_id):
+                        report.dropped += 1
+                        row = await self._next(session, row.recipient_key)
+                        continue
             try:
                 surface = await self._deliver(card_from_dict(row.card))
             except Exception as exc:

@@ -336,7 +336,9 @@ async def _override_review(session: AsyncSession, env: Env, d: Discussion, decis
     end = None
     if decision.override_reviewed_at is not None:
         end = End(decision.override_reviewed_at, "reviewed by the team manager")
-    return Want(DueKind.OVERRIDE_REVIEW, "", due, reviewer, end)
+    # One review per decision taken without everyone: a later override is reviewed afresh.
+    subject = decision.decided_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S")
+    return Want(DueKind.OVERRIDE_REVIEW, subject, due, reviewer, end)
 
 
 async def _series_wants(
@@ -372,6 +374,22 @@ async def _series_wants(
         end = End(final.started_at, "the final discussion was held") if final and final.started_at else None
         wants.append(Want(DueKind.FINAL_DISCUSSION, "", env.by_end_of(planned.icpc_on), chair, end))
     return {home.id: wants}
+
+
+async def series_icpc(session: AsyncSession, series_id: int) -> DueItem | None:
+    """The series' conference deadline: the one that applies (a withdrawn one, whose S47 decision
+    was changed, does not), the newest if the first S47 discussion of the series changed."""
+    query = (
+        select(DueItem)
+        .join(Discussion, col(Discussion.id) == col(DueItem.discussion_id))
+        .where(
+            col(Discussion.series_id) == series_id,
+            col(DueItem.kind) == DueKind.ICPC.value,
+            col(DueItem.state) != DueState.WITHDRAWN.value,
+        )
+        .order_by(col(DueItem.id).desc())
+    )
+    return (await session.execute(query)).scalars().first()
 
 
 def _starts_s47(procedure: Procedure, outcome: str) -> bool:

@@ -114,7 +114,8 @@ RULES: tuple[Rule, ...] = (
     Rule(Act.CIRCUMSTANCES, "answer the questions about the case's circumstances", Who.CHAIR, _in(C, P)),
     Rule(Act.INVITE, "invite people", Who.CHAIR, _in(C, P),
          note="once started, with the reason (an audited correction of the attendance)"),
-    Rule(Act.ANSWER, "accept or decline your invitation", Who.PARTICIPANT, BEFORE_SIGN_OFF),
+    Rule(Act.ANSWER, "accept or decline your invitation", Who.PARTICIPANT, _in(C),
+         note="once started, replying in the thread is taking part; the chair records anything else"),
     Rule(Act.BY_PHONE, "record someone taking part by phone", Who.CHAIR, BEFORE_SIGN_OFF,
          note="once started, with the reason"),
     Rule(Act.ABSENT, "record apologies", Who.CHAIR, BEFORE_SIGN_OFF, note="once started, with the reason"),
@@ -127,7 +128,8 @@ RULES: tuple[Rule, ...] = (
     Rule(Act.DECIDE, "record or change the decision", Who.CHAIR, _in(P, D), (D,),
          "needs the quorum and the roles the case calls for, or the chair's override with a reason "
          "(reviewed by the team manager)"),
-    Rule(Act.REVIEW_OVERRIDE, "review the chair's quorum override", Who.REVIEWER, _in(D, S)),
+    Rule(Act.REVIEW_OVERRIDE, "review the chair's quorum override", Who.REVIEWER, _in(D, S) | CLOSED_STATES,
+         note="closing the discussion does not end it"),
     Rule(Act.PLAN, "plan the S47 enquiry", Who.CHAIR, _in(D)),
     Rule(Act.ADD_ACTION, "add an action", Who.CHAIR, _in(D)),
     Rule(Act.ACTION_DONE, "mark an action done", Who.PARTICIPANT, _in(D, S), note="its owner or the chair"),
@@ -141,7 +143,8 @@ RULES: tuple[Rule, ...] = (
     Rule(Act.GIVE_REASON, "give the reason a deadline was late or missed", Who.CHAIR, ALL_STATES),
     Rule(Act.SNOOZE, "snooze a reminder", Who.ANYONE, OPEN_STATES, note="its recipient or the chair"),
     Rule(Act.CLOSE, "close the discussion", Who.CHAIR, OPEN_STATES, (State.CLOSED_WITH_REASON, State.CLOSED),
-         "a reason for each open deadline; with none open it is simply closed"),
+         "a reason for each open deadline; with none open it is simply closed. The record's "
+         "acknowledgements and the manager's review of an override go on"),
     Rule(Act.VIEW, "see the discussion", Who.MEMBER, ALL_STATES),
 )  # fmt: skip
 

@@ -7,6 +7,7 @@ every surface renders, and it is what is exported to the council's case-manageme
 from sqlalchemy import select
 from sqlmodel import col
 
+from dialogs.deadlines import series_icpc
 from dialogs.engine import Ctx
 from dialogs.lifecycle import DEADLINE, DUE_STATE_LABELS, DueKind, DueState
 from dialogs.quorum import STATUS_LABELS, circumstances, quorum_met, required_attendees
@@ -69,17 +70,7 @@ async def assemble(ctx: Ctx) -> str:
         if i.state not in (DueState.OPEN, DueState.WITHDRAWN) and not DEADLINE[DueKind(i.kind)].chase
     ]
     series = await s.get(Series, d.series_id)
-    icpc = (
-        (
-            await s.execute(
-                select(DueItem)
-                .join(Discussion, col(Discussion.id) == col(DueItem.discussion_id))
-                .where(col(Discussion.series_id) == d.series_id, col(DueItem.kind) == DueKind.ICPC.value)
-            )
-        )
-        .scalars()
-        .first()
-    )
+    icpc = await series_icpc(s, d.series_id)
     chair = people[d.chair_id]
 
     def role(r: str) -> str:

@@ -140,6 +140,9 @@ def event_cards(
     ref, deadline = d.case_ref, when(item.due_at, ctx.tz)
     label = ctx.procedure.deadline_label(item.kind, in_sentence=True)
     recipient = item.recipient_id if item.recipient_id is not None else ctx.chair_id
+    to_recipient = _direct(d, recipient)
+    if item.kind == DueKind.OVERRIDE_REVIEW and item.recipient_id is None:
+        to_recipient = _place(d, DUTY)  # no team manager: the duty team reviews, as it was first told
     out: list[tuple[str, Card]] = []
 
     def card(target: Target, title: str, text: str, buttons: tuple[Button, ...], audience: str) -> None:
@@ -166,7 +169,7 @@ def event_cards(
     if event in (REMINDED, DUE_DAY, REPEAT):
         title = {REMINDED: "Reminder", DUE_DAY: "Due today", REPEAT: "Reminder again"}[event]
         card(
-            _direct(d, recipient),
+            to_recipient,
             f"{title}: {label}",
             f"Case {ref}: {label} by {deadline}.",
             _for_recipient(item, d),
@@ -174,7 +177,7 @@ def event_cards(
         )
     elif event == OVERDUE and not kind.statutory:
         title, text = _chase(item, ctx)
-        card(_direct(d, recipient), title, text, _for_recipient(item, d), "recipient")
+        card(to_recipient, title, text, _for_recipient(item, d), "recipient")
     elif event == OVERDUE:
         passed = f"Case {ref}: {label} was due by {deadline}."
         ask = "\nIf it will still be done, please say why it is late; if not, say why it will not happen."

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from dialogs.clock import say_when
+from dialogs.deadlines import series_icpc
 from dialogs.engine import Ctx
 from dialogs.lifecycle import (
     CLOSED_STATES,
@@ -56,26 +57,18 @@ async def _applies(ctx: Ctx, act: Act, items: list[DueItem]) -> bool:
     if act == Act.RECORD_ICPC:
         return await _icpc_open(ctx)
     if act == Act.FURTHER:
-        later = select(col(Discussion.id)).where(
-            col(Discussion.series_id) == d.series_id, col(Discussion.number) > d.number
-        )
-        return not d.is_final and (await ctx.session.execute(later.limit(1))).first() is None
+        from dialogs.flows.convene import series_discussions
+        from dialogs.flows.further import why_no_further
+
+        return why_no_further(d, await series_discussions(ctx, d.series_id)) is None
     if act == Act.NEXT_STAGE:
         return d.stage != ctx.procedure.agenda[-1].id
     return True
 
 
 async def _icpc_open(ctx: Ctx) -> bool:
-    query = (
-        select(col(DueItem.id))
-        .join(Discussion, col(Discussion.id) == col(DueItem.discussion_id))
-        .where(
-            col(Discussion.series_id) == ctx.d.series_id,
-            col(DueItem.kind) == DueKind.ICPC.value,
-            col(DueItem.state) == DueState.OPEN.value,
-        )
-    )
-    return (await ctx.session.execute(query.limit(1))).first() is not None
+    icpc = await series_icpc(ctx.session, ctx.d.series_id)
+    return icpc is not None and icpc.state == DueState.OPEN
 
 
 async def _buttons(ctx: Ctx, items: list[DueItem]) -> tuple[Button, ...]:

@@ -122,8 +122,9 @@ CLAIMED_OUTBOX = (
     col(Outbox.card),
     col(Outbox.attempts),
     col(Outbox.claim_expires_at),
+    col(Outbox.due_item_id),
 )
-type ClaimedOutbox = Row[int | None, str, dict[str, Any], int, datetime | None]  # one row of it
+type ClaimedOutbox = Row[int | None, str, dict[str, Any], int, datetime | None, int | None]  # one row of it
 
 
 async def claim_outbox_heads(

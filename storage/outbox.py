@@ -14,12 +14,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from storage.models import Outbox
+from storage.models import DueItem, Outbox
 from storage.types import utcnow
 
 _NO_SYNC = {"synchronize_session": False}
 _PG_LOCK_KEY = 0x4F5554424F58  # "OUTBOX": any constant shared by every process
 PENDING, SENT, FAILED = "pending", "sent", "failed"
+DROPPED = "dropped"  # a reminder whose deadline ended before it could be sent: it is not sent
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,19 @@ async def mark_failed(session: AsyncSession, id: int, *, worker: str, error: str
     return await _finish(
         session, id, worker, status=FAILED, attempts=col(Outbox.attempts) + 1, last_error=error[:300]
     )
+
+
+async def drop_if_ended(session: AsyncSession, id: int, *, worker: str) -> bool:
+    """Drop a claimed reminder whose deadline has ended since it was queued (its act was done while
+    it waited, e.g. behind a platform's back-off): reminders stop the moment a deadline ends."""
+    ended = select(col(DueItem.id)).where(col(DueItem.state) != "open")
+    stmt = (
+        update(Outbox)
+        .where(col(Outbox.id) == id, col(Outbox.claimed_by) == worker, col(Outbox.due_item_id).in_(ended))
+        .values(claimed_by=None, claim_expires_at=None, status=DROPPED, last_error="its deadline had ended")
+        .execution_options(**_NO_SYNC)
+    )
+    return await _rowcount(session, stmt) == 1
 
 
 async def release(session: AsyncSession, id: int, *, worker: str) -> bool:

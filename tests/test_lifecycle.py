@@ -120,7 +120,10 @@ async def test_a_further_discussion_inherits_that_the_case_needed_a_meeting(db):
 async def test_a_final_discussion_starts_only_with_every_agency_from_the_first_and_nothing_follows_it(db):
     drv = await make_driver(db)
     first = await started(drv)
-    await invite_and_accept(drv, first, "referrer")  # education took part in the first discussion
+    await drv.fill(
+        "chair", "invite", first, people=[str(drv.actors["referrer"].person_id)], why="The school joined late"
+    )
+    await drv.reply("referrer", first, "The school saw the bruising.")  # education took part in the first
     await decided(drv, first, "s47_joint")
     await signed_off(drv, first)
     # The second discussion is held without education, then the final one follows it.
@@ -218,7 +221,7 @@ async def test_an_action_done_late_asks_the_chair_why_and_the_reason_joins_the_r
     assert latest.version == 2 and "The family was away" in latest.body  # a new, signed version
 
 
-async def test_the_conference_is_met_by_recording_it_held_or_missed_when_not_required(db):
+async def test_the_conference_is_met_by_recording_it_held_or_not_required(db):
     drv = await make_driver(db)
     did = await started(drv)
     await decided(drv, did, "s47_joint")
@@ -248,7 +251,10 @@ async def test_the_conference_is_met_by_recording_it_held_or_missed_when_not_req
         "chair", "icpc", other, outcome="not_required", reason="Enquiries found no risk of significant harm"
     )
     icpc = (await items(drv, other))["icpc", ""]
-    assert (icpc.state, icpc.reason) == ("missed", "Enquiries found no risk of significant harm")
+    assert (icpc.state, icpc.reason) == ("met", "Enquiries found no risk of significant harm")
+    async with db.session() as s:
+        other_series = await s.get(Series, (await s.get(Discussion, other)).series_id)
+    assert other_series.icpc_not_required and other_series.icpc_held_on is None  # for the census
 
 
 async def test_the_outcome_told_another_way_meets_the_notification(db):
@@ -378,45 +384,76 @@ async def test_the_decision_waits_for_the_quorum_or_the_chairs_override_which_th
     cards = await decided(drv, did, "s47_joint", override_reason="The GP could not be reached tonight")
     notice = one(cards, TargetKind.DIRECT)
     assert notice.target.person_id == manager and "LL-300001" in notice.text and "GP" not in notice.text
-    review = (await items(drv, did))["override_review", ""]
+    (review,) = await _reviews(drv, did)
     assert (review.state, review.recipient_id) == ("open", manager)
     refused = one(await drv.press("police", "review_override", did), TargetKind.EPHEMERAL).text
     assert refused == f"Only the chair's team manager can review the decision on {CASE}."
     await drv.press("manager", "review_override", did)
-    assert (await items(drv, did))["override_review", ""].state == "met"
+    assert [r.state for r in await _reviews(drv, did)] == ["met"]
     async with db.session() as s:
         decision = (await s.execute(select(Decision))).scalar_one()
+        overridden = (
+            await s.execute(select(AuditEvent.detail).where(AuditEvent.action == "quorum.overridden"))
+        ).scalar_one()
         audited = (await s.execute(select(AuditEvent.action))).scalars().all()
     assert decision.override_unmet == "Quorum: Health" and decision.override_reviewed_by_id == manager
-    assert "quorum.overridden" in audited and "quorum.override_reviewed" in audited
+    assert overridden["reason"] == "The GP could not be reached tonight"  # kept, whatever follows
+    assert "quorum.override_reviewed" in audited
+    # Decided again without health, after the review: a new override, reviewed afresh.
+    drv.clock.advance(minutes=5)
+    await decided(drv, did, "s47_single_agency", override_reason="Still no GP")
+    assert [r.state for r in await _reviews(drv, did)] == ["met", "open"]
+
+
+async def test_closing_does_not_end_the_managers_review_of_an_override(db):
+    drv = await make_driver(db)
+    await give_the_chair_a_manager(drv)
+    did = await convene(drv)
+    await invite_and_accept(drv, did, "police")
+    await drv.press("chair", "start", did)
+    await decided(drv, did, "no_s47", override_reason="Health unreachable")
+    form = form_of(await drv.press("chair", "close", did))
+    assert not any("reviewed" in i.label for i in form.inputs)  # not the chair's to close away
+    await drv.submit("chair", "close", form.context, **{i.id: "Closed" for i in form.inputs})
+    assert [r.state for r in await _reviews(drv, did)] == ["open"]
+    await drv.press("manager", "review_override", did)  # still possible once closed
+    assert [r.state for r in await _reviews(drv, did)] == ["met"]
+
+
+async def _reviews(drv, did):
+    return sorted(
+        (i for (k, _), i in (await items(drv, did)).items() if k == "override_review"), key=lambda i: i.id
+    )
 
 
 async def test_the_circumstances_are_answered_before_deciding_and_a_declining_paediatrician_is_not_enough(db):
     drv = await make_driver(db)
-    unknown = {f"c_{c.id}": "" for c in PROCEDURE.circumstances}
-    did = await started(drv, **unknown)
+    unknown = {f"c_{c.id}": "unknown" for c in PROCEDURE.circumstances}
+    did = await convene(drv, **unknown)
+    await invite_and_accept(drv, did, "police", "health")
+    await _declines(drv, did, "paediatrician", reason="On call in theatre")
+    await drv.press("chair", "start", did)
     cards = await decided(drv, did, "s47_joint")
     assert {f"c_{c.id}" for c in PROCEDURE.circumstances} <= set(errors(cards))
     answers = {f"c_{c.id}": "no" for c in PROCEDURE.circumstances} | {"c_medical_implications": "yes"}
-    cards = await drv.fill(
-        "chair", "invite", did, people=[str(drv.actors["paediatrician"].person_id)], why="Medical"
-    )
-    value = next(b.value for c in cards for b in c.buttons if b.action == "decline")
-    await drv.fill("paediatrician", "decline", value, reason="On call in theatre")
     cards = await decided(drv, did, "s47_joint", **answers)
     assert "A senior paediatrician must be included" in errors(cards)["override_reason"]
 
 
 async def test_the_police_manager_with_directions_and_a_reason_meets_the_rule(db):
     drv = await make_driver(db)
-    did = await started(drv, c_possible_injury="yes")
-    cards = await drv.fill(
-        "chair", "invite", did, people=[str(drv.actors["police_manager"].person_id)], why="Injury"
-    )
-    value = next(b.value for c in cards for b in c.buttons if b.action == "decline")
-    await drv.fill("police_manager", "decline", value, reason="In court", directions="Joint visit today.")
+    did = await convene(drv, c_possible_injury="yes")
+    await invite_and_accept(drv, did, "police", "health")
+    await _declines(drv, did, "police_manager", reason="In court", directions="Joint visit today.")
+    await drv.press("chair", "start", did)
     cards = await decided(drv, did, "s47_joint")
     assert "Decision recorded" in one(cards, TargetKind.EPHEMERAL).text
+
+
+async def _declines(drv, did: int, who: str, **fields: str) -> None:
+    cards = await drv.fill("chair", "invite", did, people=[str(drv.actors[who].person_id)])
+    value = next(b.value for c in cards for b in c.buttons if b.action == "decline")
+    await drv.fill(who, "decline", value, **fields)
 
 
 # --- nothing overwrites newer data ----------------------------------------------------------------
@@ -541,3 +578,76 @@ async def test_a_day_time_meeting_convened_out_of_hours_needs_the_day_quorum(db)
     post = one(await drv.press("chair", "status", did), TargetKind.EPHEMERAL)
     assert dict(post.facts)["Out of hours"] == "no"
     assert "[ ] Quorum: Health" in post.text
+
+
+async def test_a_conference_deadline_withdrawn_by_a_changed_decision_does_not_block_the_real_one(db):
+    drv = await make_driver(db)
+    first = await started(drv)
+    await decided(drv, first, "s47_joint")
+    await decided(drv, first, "single_assessment")  # changed before sign-off: no S47 after all
+    assert (await items(drv, first))["icpc", ""].state == "withdrawn"
+    await signed_off(drv, first, plan=False)
+    cards = await drv.fill(
+        "chair", "reconvene", first, format="meeting", proposed_date="2026-11-25", proposed_time="10:00"
+    )
+    second = one(cards, TargetKind.MAIN_POST).target.discussion_id
+    await accept_all(drv, cards)
+    await drv.press("chair", "start", second)
+    await decided(drv, second, "s47_joint")
+    await signed_off(drv, second)
+    await drv.fill("chair", "icpc", second, outcome="held", held_on="2026-11-24")
+    assert (await items(drv, second))["icpc", ""].state == "met"
+
+
+async def test_a_decision_form_does_not_overwrite_circumstances_answered_meanwhile(db):
+    drv = await make_driver(db)
+    did = await started(drv)
+    first_tab = form_of(await drv.press("chair", "decide", did))
+    await drv.fill("chair", "circumstances", did, c_possible_injury="yes")  # in another tab
+    stale = one(
+        await drv.submit("chair", "decide", first_tab.context, outcome="no_s47", reasons="A", risks="B"),
+        TargetKind.EPHEMERAL,
+    )
+    assert stale.title == "This has changed since you opened it"
+    async with db.session() as s:
+        assert (await s.get(Discussion, did)).possible_injury is True
+        assert (await s.execute(select(Decision))).first() is None
+
+
+async def test_an_invitation_cannot_be_answered_once_the_discussion_has_started(db):
+    drv = await make_driver(db)
+    did = await convene(drv)
+    await invite_and_accept(drv, did, "police")
+    cards = await drv.fill("chair", "invite", did, people=[str(drv.actors["health"].person_id)])
+    value = next(b.value for c in cards for b in c.buttons if b.action == "decline")
+    await drv.press("chair", "start", did)
+    refused = one(await drv.press("health", "decline", value), TargetKind.EPHEMERAL).text
+    assert refused.startswith("You cannot accept or decline your invitation now")
+    assert refused.endswith("What you can do now: reply in the discussion's thread.")
+
+
+async def test_a_final_discussion_closed_unheld_does_not_end_the_series(db):
+    drv = await make_driver(db)
+    first = await started(drv)
+    await decided(drv, first, "s47_joint")
+    await signed_off(drv, first)
+    cards = await drv.fill(
+        "chair",
+        "reconvene",
+        first,
+        format="meeting",
+        proposed_date="2026-11-25",
+        proposed_time="10:00",
+        is_final="yes",
+    )
+    final = one(cards, TargetKind.MAIN_POST).target.discussion_id
+    form = form_of(await drv.press("chair", "close", final))
+    await drv.submit(
+        "chair", "close", form.context, **{i.id: "Convened as final in error" for i in form.inputs}
+    )
+    post = one(await drv.press("chair", "status", first), TargetKind.EPHEMERAL)
+    assert "reconvene" in [b.action for b in post.buttons]
+    cards = await drv.fill(
+        "chair", "reconvene", first, format="meeting", proposed_date="2026-11-25", proposed_time="11:00"
+    )
+    assert "(third)" in one(cards, TargetKind.MAIN_POST).title

@@ -293,15 +293,9 @@ async def test_handover_to_duty_at_the_start_of_the_working_day(db):
     assert tuesday.facts[2] == ("Overdue", "4")
 
 
-async def test_an_item_closed_after_it_was_claimed_is_let_go_unsent(db):
-    t, d = await _held_friday(db)
-    now, real = london(2026, 3, 30, 8, 30), utcnow()
+async def _sign_off_and_tell_everyone(db, t, d, now) -> None:
+    """The acts that end the record and outcome deadlines of the Friday discussion."""
     async with db.session() as s:
-        ids = await claims.claim_due_items(
-            s, worker="w1", now=now, real_now=real, lease_until=real + timedelta(minutes=1), limit=10
-        )
-    assert len(ids) == 2
-    async with db.session() as s:  # meanwhile the record is signed off and everyone is told the outcome
         circulated = await s.get(Discussion, d.id)
         circulated.state = "signed_off"
         s.add(
@@ -322,6 +316,37 @@ async def test_an_item_closed_after_it_was_claimed_is_let_go_unsent(db):
             )
         await s.flush()
         await refresh(s, circulated, now)
+
+
+async def test_a_queued_reminder_whose_deadline_ends_before_it_is_sent_is_dropped(db):
+    """Reminders stop the moment a deadline ends, even one already queued (waiting behind a busy platform)."""
+    t, d = await _held_friday(db)
+    now, real = london(2026, 3, 30, 8, 30), utcnow()
+    async with db.session() as s:
+        ids = await claims.claim_due_items(
+            s, worker="w1", now=now, real_now=real, lease_until=real + timedelta(minutes=1), limit=10
+        )
+        queued = await advance_due_items(
+            s, PROCEDURE, ids, worker="w1", now=now, tz=TZ, nation=NATION, late_after=timedelta(minutes=5)
+        )
+    assert queued == 2  # "Due today" for the record and for the outcome, not sent yet
+    await _sign_off_and_tell_everyone(db, t, d, now)
+    surface = RecordingSurface()
+    report = await _scheduler(db, surface).drain()
+    assert (report.sent, report.dropped, surface.cards) == (0, 2, [])
+    async with db.session() as s:
+        assert set((await s.execute(select(Outbox.status))).scalars()) == {"dropped"}
+
+
+async def test_an_item_closed_after_it_was_claimed_is_let_go_unsent(db):
+    t, d = await _held_friday(db)
+    now, real = london(2026, 3, 30, 8, 30), utcnow()
+    async with db.session() as s:
+        ids = await claims.claim_due_items(
+            s, worker="w1", now=now, real_now=real, lease_until=real + timedelta(minutes=1), limit=10
+        )
+    assert len(ids) == 2
+    await _sign_off_and_tell_everyone(db, t, d, now)  # meanwhile
     async with db.session() as s:
         queued = await advance_due_items(
             s, PROCEDURE, ids, worker="w1", now=now, tz=TZ, nation=NATION, late_after=timedelta(minutes=5)

@@ -47,7 +47,13 @@ TRANSFORMED: dict[tuple[str, str], Callable[[Any], Any] | str] = {
         "closed": "closed_with_reason",
     }.get(old, old),
     ("dueitem", "state"): "assert_carried_into_the_lifecycle: done is met or late, cancelled withdrawn",
+    ("dueitem", "next_at"): "assert_carried_into_the_lifecycle: a reopened deadline is swept again",
+    ("dueitem", "missed_reason"): "assert_carried_into_the_lifecycle: kept, or the close's reason if empty",
 }
+
+
+# Deadlines "done" in release 0003 when planned or convened; met now only when held (migration 0004).
+HELD_NOW = {"icpc", "further_discussion", "reconvene", "final_discussion"}
 
 
 @dataclass
@@ -198,15 +204,31 @@ def assert_carried_into_the_lifecycle(before: dict[str, Table], after: dict[str,
         if e["action"] == "discussion.started"
     }
     assert started and all(new[(i,)]["started_at"] == at for i, at in started.items())
-    # A deadline that was done ended met, or late if it ended after its due time; cancelled: withdrawn.
-    kinds = {"done": {"met", "late"}, "cancelled": {"withdrawn"}, "open": {"open"}}
+    # How each deadline ended, in the lifecycle's terms (see migration 0004's docstring).
     for key, item in before["dueitem"].rows.items():
         now = after["dueitem"].rows[key]
-        assert now["state"] in kinds[item["state"]], (item, now)
-        if item["state"] == "done":
-            assert now["state"] == ("met" if item["updated_at"] <= item["due_at"] else "late")
-        assert now["ended_at"] == (None if item["state"] == "open" else item["updated_at"])
-    assert {i["state"] for i in after["dueitem"].rows.values()} >= {"open", "met", "late", "withdrawn"}
+        closed = old[(item["discussion_id"],)]["state"] == "closed"
+        if item["state"] == "cancelled":
+            expected = ("withdrawn", item["updated_at"])
+        elif item["state"] == "done" and item["kind"] not in HELD_NOW:
+            expected = ("met" if item["updated_at"] <= item["due_at"] else "late", item["updated_at"])
+        elif closed and item["kind"] != "acknowledgement":  # left open by the old close
+            chase = item["kind"] in ("invitation", "quorum")
+            expected = ("missed" if chase else "closed", old[(item["discussion_id"],)]["updated_at"])
+            reason = item["missed_reason"] or (
+                None if chase else new[(item["discussion_id"],)]["closed_reason"]
+            )
+            assert now["reason"] == reason and now["next_at"] is None, (item, now)
+        else:  # open, or "done" when planned or convened: now met only by holding it
+            expected = ("open", None)
+            assert now["next_at"] == (item["due_at"] if item["state"] == "done" else item["next_at"]), now
+        assert (now["state"], now["ended_at"]) == expected, (item, now)
+    states = {i["state"] for i in after["dueitem"].rows.values()}
+    assert states >= {"open", "met", "late", "withdrawn", "closed"}
+    reopened = [
+        k for k, i in before["dueitem"].rows.items() if i["state"] == "done" and i["kind"] in HELD_NOW
+    ]
+    assert reopened, "the fixture should hold a conference planned but not held"
     done = [e for e in before["auditevent"].rows.values() if e["action"] == "action.done"]
     for e in done:
         action = after["action"].rows[(e["detail"]["action_id"],)]

@@ -2,8 +2,8 @@
 
 A discussion closed with nothing open is simply closed; one closed with deadlines open is "closed with
 reason". Chases (an unanswered invitation, the quorum check) end with the bot's reason; a record's
-acknowledgements go on being chased, since the record was sent. The series closes with its last
-discussion.
+acknowledgements go on being chased, since the record was sent, and so does the team manager's review
+of an override. The series closes with its last discussion.
 """
 
 from __future__ import annotations
@@ -30,9 +30,14 @@ async def _open_items(ctx: Ctx) -> list[DueItem]:
     return list((await ctx.session.execute(query)).scalars())
 
 
+# What closing does not end: the record was sent, so its receipt is still chased; and the chair cannot
+# close away the team manager's review of their own override.
+GO_ON = frozenset({DueKind.ACKNOWLEDGEMENT, DueKind.OVERRIDE_REVIEW})
+
+
 def _deadlines(items: list[DueItem]) -> list[DueItem]:
     """The open obligations, each needing the chair's reason (chases end by themselves)."""
-    return [i for i in items if not DEADLINE[DueKind(i.kind)].chase]
+    return [i for i in items if not DEADLINE[DueKind(i.kind)].chase and i.kind not in GO_ON]
 
 
 async def close_form(ctx: Ctx) -> Form:
@@ -86,8 +91,8 @@ async def close(ctx: Ctx) -> list[Card]:
     if ctx.stale(_stamp(deadlines)):
         raise Stale(form, ctx.turn.fields)
     for item in items:
-        if item.kind == DueKind.ACKNOWLEDGEMENT:
-            continue  # the record was sent: its receipt is still chased
+        if item.kind in GO_ON:
+            continue
         if item.id in reasons:
             end_item(
                 item, End(ctx.now, "the discussion was closed", DueState.CLOSED, reasons[item.id]), ctx.now

@@ -1,45 +1,39 @@
 """The initial child protection conference: the chair records it held, or not required and why.
 
 That is the act that meets the series' ICPC deadline. Held after its due date, it is late, and the
-reason is asked in the same form; "not required" ends it as missed with the reason (the census's
-ICPCnotRequired).
+reason is asked in the same form. "Not required", with the reason, meets it too (late if recorded
+after the due date); the series keeps it for the census's ICPCnotRequired.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlmodel import col
-
 from dialogs.clock import say_when as when
-from dialogs.deadlines import End, end_item
+from dialogs.deadlines import End, end_item, series_icpc
 from dialogs.engine import Ctx
 from dialogs.flows.registry import on
-from dialogs.lifecycle import Act, DueKind, DueState
+from dialogs.lifecycle import Act, DueState
 from dialogs.model import Card, Form, Input, InputKind, Option, TurnKind
 from dialogs.validate import DialogError, Fields, refill
-from storage.models import Discussion, DueItem
+from storage.models import DueItem
 
 HELD, NOT_REQUIRED = "held", "not_required"
 
 
 async def icpc_item(ctx: Ctx) -> DueItem:
     """The series' conference deadline, while it is open."""
-    query = (
-        select(DueItem)
-        .join(Discussion, col(Discussion.id) == col(DueItem.discussion_id))
-        .where(col(Discussion.series_id) == ctx.d.series_id, col(DueItem.kind) == DueKind.ICPC.value)
-    )
-    item = (await ctx.session.execute(query)).scalars().first()
+    item = await series_icpc(ctx.session, ctx.d.series_id)
     if item is None:
         raise DialogError(
             f"No conference is due for {ctx.d.case_ref}: no discussion has decided on S47 enquiries."
         )
     if item.state != DueState.OPEN:
         series = await ctx.series()
-        done = (
-            f"held on {series.icpc_held_on:%d %b %Y}" if series.icpc_held_on else "recorded as not required"
-        )
-        raise DialogError(f"The conference for {ctx.d.case_ref} is already {done}.")
+        ref = ctx.d.case_ref
+        if series.icpc_held_on:
+            raise DialogError(f"The conference for {ref} was already held on {series.icpc_held_on:%d %b %Y}.")
+        if series.icpc_not_required:
+            raise DialogError(f"The conference for {ref} was already recorded as not required.")
+        raise DialogError(f"The conference deadline for {ref} has already ended ({item.ended_by}).")
     return item
 
 
@@ -98,7 +92,7 @@ async def record_icpc(ctx: Ctx) -> list[Card]:
         item.reason = reason if late else item.reason
     else:
         series.icpc_not_required = True
-        end_item(item, End(ctx.now, "not required", DueState.MISSED, reason), ctx.now)
+        end_item(item, End(ctx.now, "recorded as not required", reason=reason), ctx.now)
     await ctx.audit("icpc.recorded", outcome=outcome, held_on=held_on.isoformat() if held_on else None)
     text = (
         f"Recorded: the conference was held on {held_on:%d %b %Y}." if held_on else "Recorded: no conference."

@@ -309,8 +309,10 @@ def needs_meeting(ctx: Ctx, discussions: list[Discussion]) -> bool:
 
 
 async def open_series(ctx: Ctx, case_ref: str) -> Series | None:
+    """The case's open series, whatever the case of its letters. Series from before COUNCIL was set
+    (council "") are this deployment's too."""
     query = select(Series).where(
-        col(Series.council) == ctx.dialogs.council,
+        col(Series.council).in_({ctx.dialogs.council, ""}),
         func.lower(col(Series.case_ref)) == case_ref.lower(),
         col(Series.closed_at).is_(None),
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from dialogs.engine import Ctx
-from dialogs.flows.circumstances import apply_answers, circumstance_inputs, read_answers
+from dialogs.flows.circumstances import apply_answers, circumstance_inputs, read_answers, stamp
 from dialogs.flows.registry import on
 from dialogs.lifecycle import Act, State
 from dialogs.model import Button, Card, Form, Input, InputKind, Option, Target, TargetKind, TurnKind
@@ -122,7 +122,7 @@ async def decision_form(
                 hint="Only if you must decide now: the reason goes on the record and to the team manager.",
             )
         )
-    version = current.version if current else 0
+    version = _version(ctx, current)
     return Form(
         "decide",
         f"Decision: {ctx.d.case_ref}",
@@ -130,6 +130,11 @@ async def decision_form(
         "Record decision",
         context=ctx.value("", version),
     )
+
+
+def _version(ctx: Ctx, current: Decision | None) -> str:
+    """What the form edits: the decision, and the answers to the circumstances it may change."""
+    return f"{current.version if current else 0}.{stamp(ctx.d)}"
 
 
 @on(TurnKind.BUTTON, "decide", Act.DECIDE)
@@ -140,6 +145,8 @@ async def ask_decide(ctx: Ctx) -> list[Card]:
 @on(TurnKind.FORM, "decide", Act.DECIDE)
 async def decide(ctx: Ctx) -> list[Card]:
     current = await ctx.decision()
+    if ctx.stale(_version(ctx, current)):  # before checking it: its errors would be about old values
+        raise Stale(await decision_form(ctx, current, every_question=True), ctx.turn.fields)
     f = Fields(ctx.turn.fields)
     answers = read_answers(ctx, f, ctx.d)
     for c in ctx.procedure.circumstances:
@@ -164,8 +171,6 @@ async def decide(ctx: Ctx) -> list[Card]:
         return [
             ctx.reply("", form=refill(await decision_form(ctx, current, answers), ctx.turn.fields, f.errors))
         ]
-    if ctx.stale(current.version if current else 0):
-        raise Stale(await decision_form(ctx, current, every_question=True), ctx.turn.fields)
 
     changed_answers = apply_answers(ctx.d, answers)
     if changed_answers:
@@ -185,7 +190,7 @@ async def decide(ctx: Ctx) -> list[Card]:
     ctx.d.state, ctx.d.stage = State.DECIDED, "decision"
     await ctx.audit("decision.changed" if current else "decision.recorded", outcome=outcome.id)
     if unmet:
-        await ctx.audit("quorum.overridden", unmet=unmet)
+        await ctx.audit("quorum.overridden", unmet=unmet, reason=override)
     cards = await ctx.changed()
     cards.append(
         ctx.thread(f"*Decision:* {outcome.label}", title=f"Decision recorded by the chair ({ctx.d.case_ref})")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlmodel import col
 
+from dialogs import clock
 from dialogs.engine import Ctx
 from dialogs.flows.attendance import invitation_card
 from dialogs.flows.convene import (
@@ -30,19 +31,25 @@ from dialogs.validate import DialogError, Fields, refill
 from storage.models import Discussion, Participant
 
 
+def why_no_further(d: Discussion, series: list[Discussion]) -> str | None:
+    """Why no further discussion may follow `d`, if it may not (the post offers one only if it may)."""
+    if any(x.is_final and x.started_at is not None for x in series):
+        return f"The final discussion of {d.case_ref} has been held: no further discussion follows it."
+    later = [x for x in series if x.number > d.number and x.state not in CLOSED_STATES]
+    if later:  # a final one convened in error and closed unheld does not count
+        return (
+            f"Discussion {later[0].number} of {d.case_ref} is already convened "
+            f"({STATE_LABELS[State(later[0].state)]}): use that one."
+        )
+    return None
+
+
 async def _check_further(ctx: Ctx) -> list[Discussion]:
     """The series, if a further discussion may follow this one; otherwise why not."""
     found = await series_discussions(ctx, ctx.d.series_id)
-    if ctx.d.is_final or any(x.is_final for x in found):
-        raise DialogError(
-            f"The final discussion of {ctx.d.case_ref} has been held: no further discussion follows it."
-        )
-    later = [x for x in found if x.number > ctx.d.number and x.state not in CLOSED_STATES]
-    if later:
-        raise DialogError(
-            f"Discussion {later[0].number} of {ctx.d.case_ref} is already convened "
-            f"({STATE_LABELS[State(later[0].state)]}): use that one."
-        )
+    why = why_no_further(ctx.d, found)
+    if why:
+        raise DialogError(why)
     return found
 
 
@@ -86,7 +93,8 @@ async def further(ctx: Ctx) -> list[Card]:
         chair_id=ctx.actor.person_id,
         convened_at=ctx.now,
         proposed_at=proposed,
-        meeting_due_at=proposed,  # the date the chair set, not 24 hours from now
+        # Held on the day the chair set (not within 24 hours): by the end of that day.
+        meeting_due_at=clock.end_of_day(ctx.local(proposed).date(), ctx.dialogs.tz),
     )
     ctx.session.add(d)
     await ctx.session.flush()

@@ -12,7 +12,10 @@ Carries every existing discussion into the lifecycle (dialogs/lifecycle.py) with
   from the monitoring text into closed_reason; the monitoring text stays as it was);
 - started_at and an action's done_at/done_by_id come from the audit trail's own entries;
 - due items: missed_reason becomes reason; done becomes met (or late when it ended after its due
-  time), cancelled becomes withdrawn, with ended_at from when they last changed;
+  time), cancelled becomes withdrawn, with ended_at from when they last changed; but a conference,
+  further, reconvened or final discussion "done" (planned, or merely convened) is open again, since
+  holding it is now what meets it, and the new code ends it once that has happened; a closed
+  discussion's deadlines left open are closed with its reason (chases missed; acknowledgements go on);
 - the circumstance flags become nullable (None: not answered yet); existing answers are kept;
 - participant, contribution, decision and plan rows get version 1.
 """
@@ -36,6 +39,10 @@ FLAGS = ('possible_injury', 'medical_implications', 'hospital_involvement', 'inp
 STATES = {'in_discussion': 'in_progress', 'planned': 'decided', 'circulated': 'signed_off',
           'closed': 'closed_with_reason'}
 CLOSED = {'closed', 'closed_with_reason'}
+# Deadlines whose act changed: a conference was "done" once planned, the next discussion once
+# convened; now holding them is what meets them.
+ACT_CHANGED = {'icpc', 'further_discussion', 'reconvene', 'final_discussion'}
+BEFORE = 'ended before this release recorded how'
 
 
 def upgrade() -> None:
@@ -136,7 +143,9 @@ action = sa.table(
     sa.column('done_by_id', sa.Integer),
 )
 dueitem = sa.table(
-    'dueitem', sa.column('id', sa.Integer), sa.column('state', sa.String),
+    'dueitem', sa.column('id', sa.Integer), sa.column('state', sa.String), sa.column('kind', sa.String),
+    sa.column('discussion_id', sa.Integer), sa.column('reason', sa.Text),
+    sa.column('next_at', storage.types.UTCDateTime(timezone=True)),
     sa.column('due_at', storage.types.UTCDateTime(timezone=True)),
     sa.column('updated_at', storage.types.UTCDateTime(timezone=True)),
     sa.column('ended_at', storage.types.UTCDateTime(timezone=True)), sa.column('ended_by', sa.String),
@@ -208,16 +217,33 @@ def _carry_data_over() -> None:
                 done_at=at, done_by_id=int(person) if person.isdigit() else None,
             ))
 
-    for item in conn.execute(sa.select(dueitem.c.id, dueitem.c.state, dueitem.c.due_at, dueitem.c.updated_at)).all():
-        if item.state == 'done':
-            state = 'met' if _utc(item.updated_at) <= _utc(item.due_at) else 'late'
+    closed = {row.id: (row.updated_at, _closed_reason(row.monitoring)) for row in rows if row.state in CLOSED}
+    items = conn.execute(sa.select(
+        dueitem.c.id, dueitem.c.kind, dueitem.c.discussion_id, dueitem.c.state, dueitem.c.due_at,
+        dueitem.c.updated_at, dueitem.c.reason,
+    )).all()
+    for item in items:
+        values: dict[str, object] = {}
+        if item.state == 'done' and item.kind in ACT_CHANGED:
+            # Done meant planned (a conference) or convened (the next discussion); the new acts are
+            # holding them. Open again, the new code ends them when that has happened.
+            values = {'state': 'open', 'next_at': item.due_at}
+        elif item.state == 'done':
+            late = _utc(item.updated_at) > _utc(item.due_at)
+            values = {'state': 'late' if late else 'met', 'ended_at': item.updated_at, 'ended_by': BEFORE}
         elif item.state == 'cancelled':
-            state = 'withdrawn'
-        else:
-            continue
-        conn.execute(dueitem.update().where(dueitem.c.id == item.id).values(
-            state=state, ended_at=item.updated_at, ended_by='ended before this release recorded how',
-        ))
+            values = {'state': 'withdrawn', 'ended_at': item.updated_at, 'ended_by': BEFORE}
+        open_now = values.get('state', item.state) == 'open'
+        if open_now and item.discussion_id in closed and item.kind != 'acknowledgement':
+            # Closed before this release, which left them open: closed now, with the close's reason.
+            at, reason = closed[item.discussion_id]
+            chase = item.kind in ('invitation', 'quorum')
+            values = {
+                'state': 'missed' if chase else 'closed', 'ended_at': at, 'next_at': None,
+                'ended_by': 'the discussion was closed', 'reason': item.reason or (None if chase else reason),
+            }
+        if values:
+            conn.execute(dueitem.update().where(dueitem.c.id == item.id).values(**values))
 
 
 def _utc(value: datetime) -> datetime:

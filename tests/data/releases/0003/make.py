@@ -282,6 +282,13 @@ async def discussions(db: Database, drv: Fixture) -> dict:
     await drv.sign_off(did)
     await drv.submit("chair", "close", did, reason="Assessment complete: no further action.")
 
+    # Closed in the middle of an S47 enquiry: its conference and further discussion were left open.
+    did = d["closed_mid_enquiry"] = await drv.convene("LL-100011", "Injury to the face seen at nursery.")
+    await drv.accept(await drv.invite(did, "police", "health"), "police", "health")
+    await drv.press("chair", "start", did)
+    await drv.decide(did, "s47_joint")
+    await drv.submit("chair", "close", did, reason="The family moved to another council's area.")
+
     # Quorum not met: the police safeguarding manager declines, with directions.
     did = d["quorum_not_met"] = await drv.convene("LL-100009", "Burn on a hand.", possible_injury="yes")
     invitation = (await drv.invite(did, "sergeant", "health"))["sergeant"]
