@@ -20,9 +20,9 @@ from dialogs.lifecycle import (
     allowed,
 )
 from dialogs.model import Button, Card, Ref, Target, TargetKind
-from dialogs.quorum import STATUS_LABELS, agencies_to_tell, quorum_met, required_attendees, unanswered
+from dialogs.quorum import STATUS_LABELS, quorum_met, required_attendees, unanswered
 from dialogs.record_text import circulation_lines, ordinal
-from storage.models import Discussion, DueItem, OutcomeTold, RecordVersion
+from storage.models import Discussion, DueItem, RecordVersion
 
 # The acts the discussion's post offers, in the order shown; each only in the states the lifecycle
 # table allows it (and only when it applies: see _applies).
@@ -141,7 +141,10 @@ async def main_card(ctx: Ctx, target: Target | None = None) -> Card:
     if record:
         lines.append("*Circulation*")
         lines += await circulation_lines(ctx, record)
-        untold = await _untold_agencies(ctx)
+        from dialogs.flows.record import still_to_tell
+
+        names = {a.id: a.label for a in p.agencies}
+        untold = ", ".join(names.get(a, a) for a in await still_to_tell(ctx))
         if untold:
             lines.append(f"- still to be told the outcome: {untold}")
     return Card(
@@ -170,14 +173,6 @@ def deadline_line(ctx: Ctx, item: DueItem) -> str:
     if state in (DueState.LATE, DueState.MISSED, DueState.CLOSED):
         out += f"; reason: {item.reason}" if item.reason else "; the chair's reason is still to come"
     return out
-
-
-async def _untold_agencies(ctx: Ctx) -> str:
-    parts = await ctx.participants()
-    told = select(col(OutcomeTold.agency)).where(col(OutcomeTold.discussion_id) == ctx.did)
-    done = set((await ctx.session.execute(told)).scalars()) | {p.agency for p in parts}
-    names = {a.id: a.label for a in ctx.procedure.agencies}
-    return ", ".join(names.get(a, a) for a in agencies_to_tell(ctx.procedure, ctx.d, parts) if a not in done)
 
 
 async def late_reason_card(ctx: Ctx, item: DueItem) -> Card:

@@ -215,7 +215,9 @@ async def acknowledge(ctx: Ctx) -> list[Card]:
 # --- the outcome told another way -------------------------------------------------------------------
 
 
-async def _still_to_tell(ctx: Ctx) -> list[str]:
+async def still_to_tell(ctx: Ctx) -> list[str]:
+    """The agencies that must hear the outcome and have not: neither sent it by the bot (an invitee of
+    theirs who did not take part) nor recorded by the chair as told another way."""
     told = select(col(OutcomeTold.agency)).where(col(OutcomeTold.discussion_id) == ctx.did)
     done = set((await ctx.session.execute(told)).scalars())
     parts = await ctx.participants()
@@ -224,7 +226,7 @@ async def _still_to_tell(ctx: Ctx) -> list[str]:
 
 
 async def tell_form(ctx: Ctx) -> Form:
-    agencies = await _still_to_tell(ctx)
+    agencies = await still_to_tell(ctx)
     if not agencies:
         raise DialogError(f"Everyone who had to be told the outcome of {ctx.d.case_ref} has been.")
     names = {a.id: a.label for a in ctx.procedure.agencies}
@@ -280,6 +282,6 @@ async def tell(ctx: Ctx) -> list[Card]:
         )
     )
     await ctx.audit("outcome.told", agency=agency, how=how, told_at=told_at.isoformat())
-    left = [a for a in await _still_to_tell(ctx) if a != agency]
+    left = [a for a in await still_to_tell(ctx) if a != agency]
     note = "Recorded." + (f" Still to tell: {_labels(ctx, left)}." if left else " Everyone has been told.")
     return await ctx.changed() + [ctx.reply(note)]
