@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
 import tempfile
@@ -30,6 +29,7 @@ from sqlalchemy import bindparam, text, update
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
+from bench.databases import POSTGRES_URL, postgres_schema
 from storage import claims, migrate
 from storage.db import Database
 from storage.models import Discussion, DueItem, Person
@@ -345,7 +345,7 @@ def parse(argv: list[str] | None = None):
     p.add_argument("--only", choices=["sqlite", "postgresql"])
     p.add_argument(
         "--postgres-url",
-        default=os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+        default=POSTGRES_URL,
         help="a database in which the benchmark creates (and then drops) a schema of its own",
     )
     p.add_argument("--seed", type=int, default=20260329)
@@ -365,18 +365,13 @@ async def main(argv: list[str] | None = None) -> list[str]:
             finally:
                 await db.dispose()
     if args.only in (None, "postgresql"):
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        admin = Database(args.postgres_url)
-        async with admin.engine.begin() as conn:
-            await conn.execute(text(f"CREATE SCHEMA {schema}"))
-        db = Database(args.postgres_url, connect_args={"server_settings": {"search_path": schema}})
-        try:
-            reports.append(report(await run_one("PostgreSQL", db, schema, args), args.due))
-        finally:
-            await db.dispose()
-            async with admin.engine.begin() as conn:
-                await conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-            await admin.dispose()
+        async with postgres_schema(args.postgres_url, "bench") as connect_args:
+            schema = connect_args["server_settings"]["search_path"]
+            db = Database(args.postgres_url, connect_args=connect_args)
+            try:
+                reports.append(report(await run_one("PostgreSQL", db, schema, args), args.due))
+            finally:
+                await db.dispose()
     return reports
 
 

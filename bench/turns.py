@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import tempfile
@@ -23,7 +22,10 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+sys.path.insert(0, str(REPO))  # run as a script: bench.databases; --code puts another checkout first
+
+from bench.databases import POSTGRES_URL, postgres_schema  # noqa: E402
+
 CAST = {
     "chair": ("Dana Duty", "social_care", "duty_manager"),
     "police": ("Pat Police", "police", "police_officer"),
@@ -115,7 +117,7 @@ async def measure(url: str, replies: int, connect_args: dict[str, Any] | None = 
             async with db.session() as session:
                 await session.execute(select(Person.id).limit(1))
 
-        help_time, help_sql = await timed(replies, bare)
+        base_time, _ = await timed(replies, bare)
         reply_time, reply_sql = await timed(
             replies,
             lambda i: turn(
@@ -126,28 +128,14 @@ async def measure(url: str, replies: int, connect_args: dict[str, Any] | None = 
             replies, lambda i: turn("chair", TurnKind.BUTTON, "status", str(did))
         )
         return {
-            "help_ms": help_time * 1000,
-            "help_sql": help_sql,
-            "reply_x": reply_time / help_time,
+            "base_ms": base_time * 1000,
+            "reply_x": reply_time / base_time,
             "reply_sql": reply_sql,
-            "view_x": view_time / help_time,
+            "view_x": view_time / base_time,
             "view_sql": view_sql,
         }
     finally:
         await db.dispose()
-
-
-async def _pg(sql: str) -> None:
-    from sqlalchemy import text
-
-    from storage.db import Database
-
-    admin = Database(POSTGRES_URL)
-    try:
-        async with admin.engine.begin() as conn:
-            await conn.execute(text(sql))
-    finally:
-        await admin.dispose()
 
 
 async def main(argv: list[str]) -> None:
@@ -164,18 +152,13 @@ async def main(argv: list[str]) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             _report("sqlite", await measure(f"sqlite:///{tmp}/bench.db", args.replies))
     if args.only != "sqlite":
-        schema = f"bench_turns_{uuid.uuid4().hex[:8]}"
-        await _pg(f"CREATE SCHEMA {schema}")
-        try:
-            args_pg = {"server_settings": {"search_path": schema}}
-            _report("postgresql", await measure(POSTGRES_URL, args.replies, args_pg))
-        finally:
-            await _pg(f"DROP SCHEMA {schema} CASCADE")
+        async with postgres_schema(POSTGRES_URL, "bench_turns") as connect_args:
+            _report("postgresql", await measure(POSTGRES_URL, args.replies, connect_args))
 
 
 def _report(name: str, r: dict[str, float]) -> None:
     print(
-        f"{name:>10}: a bare transaction {r['help_ms']:.2f} ms (the baseline) | "
+        f"{name:>10}: a bare transaction {r['base_ms']:.2f} ms (the baseline) | "
         f"thread reply {r['reply_x']:.1f}x, {r['reply_sql']:.0f} statements | "
         f"open the discussion {r['view_x']:.1f}x, {r['view_sql']:.0f} statements"
     )
