@@ -313,6 +313,30 @@ async def _outcome_told(
     if signed is None or signed.signed_off_at is None:
         return None
     to_tell = set(agencies_to_tell(env.procedure, d, participants))
+    told = await outcome_told(session, d, participants, circulations)
+    if not to_tell:
+        return End(signed.signed_off_at, "nobody else needed telling")
+    if not to_tell <= set(told):
+        return None
+    names = {a.id: a.label for a in env.procedure.agencies}
+    return End(max(told[a] for a in to_tell), "told: " + ", ".join(names.get(a, a) for a in sorted(to_tell)))
+
+
+async def outcome_told(
+    session: AsyncSession,
+    d: Discussion,
+    participants: list[Participant],
+    circulations: list[Circulation] | None = None,
+) -> dict[str, datetime]:
+    """The agencies told the outcome, and when: by the bot (its notification to an invitee of theirs)
+    or, as the chair recorded, another way. `circulations`: the discussion's, if already loaded."""
+    if circulations is None:
+        circulations = await _all(
+            session,
+            select(Circulation)
+            .join(RecordVersion, col(RecordVersion.id) == col(Circulation.record_id))
+            .where(col(RecordVersion.discussion_id) == d.id),
+        )
     agency_of = {p.person_id: p.agency for p in participants}
     told: dict[str, datetime] = {}
     for c in circulations:
@@ -320,12 +344,7 @@ async def _outcome_told(
             told.setdefault(agency_of[c.person_id], c.sent_at)
     for t in await _all(session, select(OutcomeTold).where(col(OutcomeTold.discussion_id) == d.id)):
         told.setdefault(t.agency, t.told_at)
-    if not to_tell:
-        return End(signed.signed_off_at, "nobody else needed telling")
-    if not to_tell <= set(told):
-        return None
-    names = {a.id: a.label for a in env.procedure.agencies}
-    return End(max(told[a] for a in to_tell), "told: " + ", ".join(names.get(a, a) for a in sorted(to_tell)))
+    return told
 
 
 async def _override_review(session: AsyncSession, env: Env, d: Discussion, decision: Decision) -> Want:

@@ -88,37 +88,20 @@ async def handover_card(
             .order_by(col(Discussion.convened_at))
         )
     ).all()
+    is_open = col(DueItem.state) == DueState.OPEN.value
+    due_on_the_day = (is_open, col(DueItem.due_at) >= day_start, col(DueItem.due_at) <= day_end)
     due_today = (
         await session.execute(
             select(DueItem, col(Discussion.case_ref))
             .join(Discussion, col(Discussion.id) == col(DueItem.discussion_id))
-            .where(
-                col(DueItem.state) == DueState.OPEN.value,
-                col(DueItem.due_at) >= day_start,
-                col(DueItem.due_at) <= day_end,
-            )
+            .where(*due_on_the_day)
             .order_by(col(DueItem.due_at), col(DueItem.id))
             .limit(HANDOVER_LIST_LIMIT + 1)
         )
     ).all()
-    n_due_today = (
-        await session.execute(
-            select(func.count())
-            .select_from(DueItem)
-            .where(
-                col(DueItem.state) == DueState.OPEN.value,
-                col(DueItem.due_at) >= day_start,
-                col(DueItem.due_at) <= day_end,
-            )
-        )
-    ).scalar_one()
-    overdue = (
-        await session.execute(
-            select(func.count())
-            .select_from(DueItem)
-            .where(col(DueItem.state) == DueState.OPEN.value, col(DueItem.due_at) < day_start)
-        )
-    ).scalar_one()
+    count = select(func.count()).select_from(DueItem)
+    n_due_today = (await session.execute(count.where(*due_on_the_day))).scalar_one()
+    overdue = (await session.execute(count.where(is_open, col(DueItem.due_at) < day_start))).scalar_one()
 
     ended = (
         await session.execute(

@@ -253,18 +253,7 @@ async def convene(ctx: Ctx) -> list[Card]:
     ctx.session.add(d)
     await ctx.session.flush()
     ctx.discussion = d
-    ctx.session.add(
-        Participant(
-            discussion_id=ctx.did,
-            person_id=ctx.actor.person_id,
-            agency=ctx.actor.agency,
-            role=ctx.actor.role,
-            is_chair=True,
-            status="accepted",
-            how="chat",
-            responded_at=ctx.now,
-        )
-    )
+    ctx.session.add(chair_of(ctx))
     await ctx.audit(
         "discussion.convened",
         case_ref=d.case_ref,
@@ -286,6 +275,21 @@ async def convene(ctx: Ctx) -> list[Card]:
     if ooh:
         cards.append(out_of_hours_notice(ctx))
     return cards
+
+
+def chair_of(ctx: Ctx) -> Participant:
+    """The convener, who chairs the discussion: taking part from the start."""
+    a = ctx.actor
+    return Participant(
+        discussion_id=ctx.did,
+        person_id=a.person_id,
+        agency=a.agency,
+        role=a.role,
+        is_chair=True,
+        status="accepted",
+        how="chat",
+        responded_at=ctx.now,
+    )
 
 
 def out_of_hours_notice(ctx: Ctx) -> Card:

@@ -61,23 +61,17 @@ async def decision_form(
             value=v("outcome"),
             options=tuple(Option(o.id, o.label) for o in ctx.procedure.outcomes),
         ),
-        Input(
-            "reasons",
-            FIELDS["reasons"],
-            InputKind.LONG_TEXT,
-            required=required("reasons"),
-            max_length=3000,
-            value=v("reasons"),
-            hint=_needed_by(ctx, "reasons"),
-        ),
-        Input(
-            "risks",
-            FIELDS["risks"],
-            InputKind.LONG_TEXT,
-            required=required("risks"),
-            max_length=3000,
-            value=v("risks"),
-            hint=_needed_by(ctx, "risks"),
+        *(
+            Input(
+                field,
+                FIELDS[field],
+                InputKind.LONG_TEXT,
+                required=required(field),
+                max_length=3000,
+                value=v(field),
+                hint=_needed_by(ctx, field),
+            )
+            for field in ("reasons", "risks")
         ),
         Input(
             "reconvene_on",

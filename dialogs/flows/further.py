@@ -13,6 +13,7 @@ from dialogs import clock
 from dialogs.engine import Ctx
 from dialogs.flows.attendance import invitation_card
 from dialogs.flows.convene import (
+    chair_of,
     concern_text,
     convene_form,
     may_chair,
@@ -100,37 +101,21 @@ async def further(ctx: Ctx) -> list[Card]:
     await ctx.session.flush()
     old_people = await ctx.participants()
     ctx.discussion, ctx._participants = d, None
+    ctx.session.add(chair_of(ctx))
     invitations = []
     for old in old_people:
-        chair = old.person_id == ctx.actor.person_id
+        if old.person_id == ctx.actor.person_id:
+            continue
         part = Participant(
             discussion_id=ctx.did,
             person_id=old.person_id,
             agency=old.agency,
             role=old.role,
-            is_chair=chair,
-            status="accepted" if chair else "invited",
-            how="chat" if chair else None,
-            responded_at=ctx.now if chair else None,
             invited_at=ctx.now,
         )
         ctx.session.add(part)
         await ctx.session.flush()
-        if not chair:
-            invitations.append(await invitation_card(ctx, part))
-    if not any(p.person_id == ctx.actor.person_id for p in old_people):
-        ctx.session.add(
-            Participant(
-                discussion_id=ctx.did,
-                person_id=ctx.actor.person_id,
-                agency=ctx.actor.agency,
-                role=ctx.actor.role,
-                is_chair=True,
-                status="accepted",
-                how="chat",
-                responded_at=ctx.now,
-            )
-        )
+        invitations.append(await invitation_card(ctx, part))
     await ctx.audit("discussion.reconvened", previous_id=previous.id, number=d.number, final=is_final)
     cards = await ctx.changed() + invitations
     cards.append(stage_card(ctx, "concern", concern_text(ctx)))

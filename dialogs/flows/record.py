@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from dialogs import clock
+from dialogs.deadlines import outcome_told
 from dialogs.engine import Ctx
 from dialogs.flows.plan import plan_gaps
 from dialogs.flows.registry import on
@@ -216,13 +217,10 @@ async def acknowledge(ctx: Ctx) -> list[Card]:
 
 
 async def still_to_tell(ctx: Ctx) -> list[str]:
-    """The agencies that must hear the outcome and have not: neither sent it by the bot (an invitee of
-    theirs who did not take part) nor recorded by the chair as told another way."""
-    told = select(col(OutcomeTold.agency)).where(col(OutcomeTold.discussion_id) == ctx.did)
-    done = set((await ctx.session.execute(told)).scalars())
+    """The agencies that must hear the outcome and have not (see deadlines.outcome_told)."""
     parts = await ctx.participants()
-    sent = {p.agency for p in parts if p.status not in PRESENT and not p.is_chair}
-    return [a for a in agencies_to_tell(ctx.procedure, ctx.d, parts) if a not in done and a not in sent]
+    told = await outcome_told(ctx.session, ctx.d, parts)
+    return [a for a in agencies_to_tell(ctx.procedure, ctx.d, parts) if a not in told]
 
 
 async def tell_form(ctx: Ctx) -> Form:
