@@ -105,7 +105,8 @@ async def refresh_series(
     tz: str,
     now: datetime,
 ) -> Refreshed:
-    """Bring every due item of `discussion`'s series up to date; close what has ended."""
+    """Bring the due items of `discussion`'s series up to date (of its open discussions, and its
+    own); close what has ended."""
     env = Env(procedure, nation, tz, now)
     series = await session.get(Series, discussion.series_id)
     assert series is not None
@@ -124,6 +125,8 @@ async def refresh_series(
     out = Refreshed()
     series_wants = await _series_wants(session, env, series, found, decisions)
     for d in found:
+        if d.state in CLOSED_STATES and d.id != discussion.id:
+            continue  # nothing new starts there; what it still has open ends by acts on it
         wants = await wanted(session, env, d, found, decisions.get(d.id or 0))
         wants += series_wants.get(d.id or 0, [])
         await _sync(session, env, d, wants, out)

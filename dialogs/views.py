@@ -22,7 +22,7 @@ from dialogs.lifecycle import (
 from dialogs.model import Button, Card, Ref, Target, TargetKind
 from dialogs.quorum import STATUS_LABELS, quorum_met, required_attendees, unanswered
 from dialogs.record_text import circulation_lines, ordinal
-from storage.models import Discussion, DueItem, RecordVersion
+from storage.models import Decision, Discussion, DueItem, RecordVersion
 
 # The acts the discussion's post offers, in the order shown; each only in the states the lifecycle
 # table allows it (and only when it applies: see _applies).
@@ -45,17 +45,18 @@ POST_BUTTONS: tuple[tuple[Act, str, str], ...] = (
 )
 
 
-async def _applies(ctx: Ctx, act: Act, items: list[DueItem]) -> bool:
+async def _applies(ctx: Ctx, act: Act, items: list[DueItem], decision: Decision | None) -> bool:
     """Whether an act the state allows makes sense for this discussion now."""
-    from dialogs.flows.thread import plan_needed
-
     d = ctx.d
     if act == Act.PLAN:
-        return await plan_needed(ctx)
+        return decision is not None and "plan" in ctx.procedure.outcome(decision.outcome).requires
     if act == Act.TELL_OUTCOME:
         return any(i.kind == DueKind.OUTCOME_NOTIFICATION and i.state == DueState.OPEN for i in items)
     if act == Act.RECORD_ICPC:
-        return await _icpc_open(ctx)
+        if d.number == 1 and (decision is None or not ctx.procedure.outcome(decision.outcome).starts_s47):
+            return False  # nothing in the series has decided S47 yet: no conference is due
+        icpc = await series_icpc(ctx.session, d.series_id)
+        return icpc is not None and icpc.state == DueState.OPEN
     if act == Act.FURTHER:
         from dialogs.flows.convene import series_discussions
         from dialogs.flows.further import why_no_further
@@ -66,16 +67,11 @@ async def _applies(ctx: Ctx, act: Act, items: list[DueItem]) -> bool:
     return True
 
 
-async def _icpc_open(ctx: Ctx) -> bool:
-    icpc = await series_icpc(ctx.session, ctx.d.series_id)
-    return icpc is not None and icpc.state == DueState.OPEN
-
-
-async def _buttons(ctx: Ctx, items: list[DueItem]) -> tuple[Button, ...]:
+async def _buttons(ctx: Ctx, items: list[DueItem], decision: Decision | None) -> tuple[Button, ...]:
     state = ctx.state
     out: list[Button] = []
     for act, action, label in POST_BUTTONS:
-        if not allowed(act, state) or not await _applies(ctx, act, items):
+        if not allowed(act, state) or not await _applies(ctx, act, items, decision):
             continue
         value = ctx.value()
         if act == Act.NEXT_STAGE:
@@ -152,7 +148,7 @@ async def main_card(ctx: Ctx, target: Target | None = None) -> Card:
         title=f"Strategy discussion {d.case_ref} ({ordinal(d)})",
         text="\n".join(lines),
         facts=tuple(facts),
-        buttons=await _buttons(ctx, items),
+        buttons=await _buttons(ctx, items, decision),
         key=f"discussion:{ctx.did}",
         preview=f"Strategy discussion {d.case_ref}",
     )
