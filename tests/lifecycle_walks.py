@@ -40,6 +40,21 @@ async def convene(drv: Driver, **overrides: str) -> int:
     return did
 
 
+async def further(drv: Driver, did: int, day: str, at: str, **extra: str) -> tuple[int, list[Card]]:
+    """The chair convenes the next discussion of the series (a meeting unless said otherwise)."""
+    fields = {"format": "meeting", "proposed_date": day, "proposed_time": at} | extra
+    cards = await drv.fill("chair", "reconvene", did, **fields)
+    new = one(cards, TargetKind.MAIN_POST).target.discussion_id
+    assert new is not None
+    return new, cards
+
+
+async def close_with(drv: Driver, did: int, reason: str) -> list[Card]:
+    """The chair closes the discussion, giving `reason` for it and for every deadline still open."""
+    form = form_of(await drv.press("chair", "close", did))
+    return await drv.submit("chair", "close", form.context, **{i.id: reason for i in form.inputs})
+
+
 async def invite_and_accept(drv: Driver, did: int, *who: str) -> None:
     people = [str(drv.actors[w].person_id) for w in who]
     cards = await drv.fill("chair", "invite", did, people=people, why="Joined after the start")

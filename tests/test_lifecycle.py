@@ -15,8 +15,10 @@ from tests.lifecycle_walks import (
     PLAN,
     PROCEDURE,
     accept_all,
+    close_with,
     convene,
     decided,
+    further,
     give_the_chair_a_manager,
     invite_and_accept,
     items,
@@ -70,9 +72,7 @@ async def test_a_second_first_discussion_for_a_case_is_refused_and_points_to_the
 async def test_a_closed_series_lets_the_case_start_a_new_one(db):
     drv = await make_driver(db)
     did = await convene(drv)
-    form = form_of(await drv.press("chair", "close", did))
-    reasons = {i.id: "Convened in error" for i in form.inputs}
-    await drv.submit("chair", "close", form.context, **reasons)
+    await close_with(drv, did, "Convened in error")
     again = await convene(drv)
     async with db.session() as s:
         series = {d.id: d.series_id for d in (await s.execute(select(Discussion))).scalars()}
@@ -88,10 +88,7 @@ async def test_a_further_discussion_that_decides_s47_again_keeps_the_conference_
     icpc = (await items(drv, first))["icpc", ""]
     assert icpc.due_at == datetime(2026, 12, 15, 23, 59, 59, tzinfo=UTC)  # 15 working days from Tue 24 Nov
     drv.clock.advance(days=7)
-    cards = await drv.fill(
-        "chair", "reconvene", first, format="call", proposed_date="2026-12-01", proposed_time="15:00"
-    )
-    second = one(cards, TargetKind.MAIN_POST).target.discussion_id
+    second, cards = await further(drv, first, "2026-12-01", "15:00", format="call")
     assert "(second)" in one(cards, TargetKind.MAIN_POST).title
     for who in ("police", "health"):
         value = next(
@@ -127,10 +124,7 @@ async def test_a_final_discussion_starts_only_with_every_agency_from_the_first_a
     await decided(drv, first, "s47_joint")
     await signed_off(drv, first)
     # The second discussion is held without education, then the final one follows it.
-    cards = await drv.fill(
-        "chair", "reconvene", first, format="meeting", proposed_date="2026-11-26", proposed_time="10:00"
-    )
-    second = one(cards, TargetKind.MAIN_POST).target.discussion_id
+    second, cards = await further(drv, first, "2026-11-26", "10:00")
     async with db.session() as s:
         from storage.models import Participant
 
@@ -147,16 +141,7 @@ async def test_a_final_discussion_starts_only_with_every_agency_from_the_first_a
     await drv.press("chair", "start", second)
     await decided(drv, second, "s47_joint")
     await signed_off(drv, second)
-    cards = await drv.fill(
-        "chair",
-        "reconvene",
-        second,
-        format="meeting",
-        proposed_date="2026-11-27",
-        proposed_time="10:00",
-        is_final="yes",
-    )
-    final = one(cards, TargetKind.MAIN_POST).target.discussion_id
+    final, cards = await further(drv, second, "2026-11-27", "10:00", is_final="yes")
     await accept_all(drv, cards)
     note = one(cards, TargetKind.EPHEMERAL).text
     assert "Before it can start, invite someone from: Education and early years" in note
@@ -587,10 +572,7 @@ async def test_a_conference_deadline_withdrawn_by_a_changed_decision_does_not_bl
     await decided(drv, first, "single_assessment")  # changed before sign-off: no S47 after all
     assert (await items(drv, first))["icpc", ""].state == "withdrawn"
     await signed_off(drv, first, plan=False)
-    cards = await drv.fill(
-        "chair", "reconvene", first, format="meeting", proposed_date="2026-11-25", proposed_time="10:00"
-    )
-    second = one(cards, TargetKind.MAIN_POST).target.discussion_id
+    second, cards = await further(drv, first, "2026-11-25", "10:00")
     await accept_all(drv, cards)
     await drv.press("chair", "start", second)
     await decided(drv, second, "s47_joint")
@@ -631,20 +613,8 @@ async def test_a_final_discussion_closed_unheld_does_not_end_the_series(db):
     first = await started(drv)
     await decided(drv, first, "s47_joint")
     await signed_off(drv, first)
-    cards = await drv.fill(
-        "chair",
-        "reconvene",
-        first,
-        format="meeting",
-        proposed_date="2026-11-25",
-        proposed_time="10:00",
-        is_final="yes",
-    )
-    final = one(cards, TargetKind.MAIN_POST).target.discussion_id
-    form = form_of(await drv.press("chair", "close", final))
-    await drv.submit(
-        "chair", "close", form.context, **{i.id: "Convened as final in error" for i in form.inputs}
-    )
+    final, cards = await further(drv, first, "2026-11-25", "10:00", is_final="yes")
+    await close_with(drv, final, "Convened as final in error")
     post = one(await drv.press("chair", "status", first), TargetKind.EPHEMERAL)
     assert "reconvene" in [b.action for b in post.buttons]
     cards = await drv.fill(
