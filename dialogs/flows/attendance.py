@@ -128,6 +128,16 @@ async def invitation_card(ctx: Ctx, part: Participant) -> Card:
     )
 
 
+async def invite_one(ctx: Ctx, person_id: int, agency: str, role: str) -> Card:
+    """Add someone to the discussion as invited; their invitation, to send."""
+    part = Participant(
+        discussion_id=ctx.did, person_id=person_id, agency=agency, role=role, invited_at=ctx.now
+    )
+    ctx.session.add(part)
+    await ctx.session.flush()
+    return await invitation_card(ctx, part)
+
+
 @on(TurnKind.FORM, "invite", Act.INVITE)
 async def invite(ctx: Ctx) -> list[Card]:
     f = Fields(ctx.turn.fields)
@@ -142,16 +152,7 @@ async def invite(ctx: Ctx) -> list[Card]:
     for pid in fresh:
         person = await ctx.session.get(Person, pid)
         assert person is not None and person.id is not None
-        part = Participant(
-            discussion_id=ctx.did,
-            person_id=person.id,
-            agency=person.agency,
-            role=person.role,
-            invited_at=ctx.now,
-        )
-        ctx.session.add(part)
-        await ctx.session.flush()
-        cards.append(await invitation_card(ctx, part))
+        cards.append(await invite_one(ctx, person.id, person.agency, person.role))
         await ctx.audit("participant.invited", person_id=person.id, agency=person.agency, role=person.role)
         if _started(ctx):
             await ctx.audit(

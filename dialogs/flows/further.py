@@ -11,7 +11,7 @@ from sqlmodel import col
 
 from dialogs import clock
 from dialogs.engine import Ctx
-from dialogs.flows.attendance import invitation_card
+from dialogs.flows.attendance import invite_one
 from dialogs.flows.convene import (
     chair_of,
     concern_text,
@@ -104,18 +104,8 @@ async def further(ctx: Ctx) -> list[Card]:
     ctx.session.add(chair_of(ctx))
     invitations = []
     for old in old_people:
-        if old.person_id == ctx.actor.person_id:
-            continue
-        part = Participant(
-            discussion_id=ctx.did,
-            person_id=old.person_id,
-            agency=old.agency,
-            role=old.role,
-            invited_at=ctx.now,
-        )
-        ctx.session.add(part)
-        await ctx.session.flush()
-        invitations.append(await invitation_card(ctx, part))
+        if old.person_id != ctx.actor.person_id:
+            invitations.append(await invite_one(ctx, old.person_id, old.agency, old.role))
     await ctx.audit("discussion.reconvened", previous_id=previous.id, number=d.number, final=is_final)
     cards = await ctx.changed() + invitations
     cards.append(stage_card(ctx, "concern", concern_text(ctx)))
