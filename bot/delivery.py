@@ -2,7 +2,7 @@
 
 import logging
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from dialogs.model import Card
 
@@ -19,6 +19,10 @@ class DeliveryError(Exception):
 
 
 class Surface(Protocol):
+    """A chat surface. A surface that places cards by where the person acted also takes an `origin`
+    keyword (Turn.origin, as it made it) in both methods; the router passes it only to the surface
+    named in it (`origin["surface"]`)."""
+
     name: str  # "playground" | "slack" | "teams"
 
     async def can_reach(self, card: Card) -> bool:
@@ -28,6 +32,10 @@ class Surface(Protocol):
     async def deliver(self, card: Card) -> None:
         """Send or update the card; raise DeliveryError on failure. Never log case details."""
         ...
+
+
+def surface_of(origin: dict[str, Any] | None) -> str | None:
+    return (origin or {}).get("surface")
 
 
 @dataclass
@@ -40,17 +48,28 @@ class Router:
     def get(self, name: str) -> Surface | None:
         return next((s for s in self.surfaces if s.name == name), None)
 
-    async def surface_for(self, card: Card, prefer: str | None = None) -> Surface | None:
+    async def surface_for(self, card: Card, *, origin: dict[str, Any] | None = None) -> Surface | None:
+        """The surface the card was queued from, if it can reach the target; else the first that can."""
+        prefer = surface_of(origin)
         ordered = sorted(self.surfaces, key=lambda s: s.name != prefer)
         for surface in ordered:
-            if await surface.can_reach(card):
+            mine = origin if surface.name == prefer else None
+            reach = await (surface.can_reach(card, origin=mine) if mine else surface.can_reach(card))  # type: ignore[call-arg]
+            if reach:
                 return surface
         return None
 
-    async def deliver(self, card: Card, prefer: str | None = None) -> str:
+    async def deliver(self, card: Card, *, origin: dict[str, Any] | None = None) -> str:
         """Deliver through the first surface that can reach the target; returns its name."""
-        surface = await self.surface_for(card, prefer)
+        surface = await self.surface_for(card, origin=origin)
         if surface is None:
             raise DeliveryError(f"no surface can reach {card.target.kind}", retryable=False)
-        await surface.deliver(card)
+        await self.send(surface, card, origin)
         return surface.name
+
+    @staticmethod
+    async def send(surface: Surface, card: Card, origin: dict[str, Any] | None = None) -> None:
+        if origin and surface.name == surface_of(origin):
+            await surface.deliver(card, origin=origin)  # type: ignore[call-arg]
+        else:
+            await surface.deliver(card)

@@ -1,9 +1,13 @@
 """What the process runs on, built once at start and shared by the web app, the CLI and the scheduler."""
 
-from dataclasses import dataclass
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
 
 from bot.config import Settings
 from bot.delivery import Router
+from bot.outbound import OutboxSender
 from bot.timesource import TimeSource
 from dialogs.engine import Dialogs
 from dialogs.procedure import Procedure, load_procedure
@@ -18,6 +22,14 @@ class Services:
     dialogs: Dialogs
     time: TimeSource
     router: Router
+    sender: OutboxSender = field(init=False)  # sends the outbox through `router` (bot.outbound)
+
+    def __post_init__(self) -> None:
+        # One name per process: the sender's leases say which process holds a row.
+        worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.sender = OutboxSender(
+            self.db, self.router, worker_id=worker, lease=self.settings.scheduler_lease_seconds
+        )
 
     @classmethod
     def create(cls, settings: Settings, db: Database, time: TimeSource | None = None) -> "Services":

@@ -1,9 +1,10 @@
 """The strategy discussion as a conversation: `Dialogs.handle(turn)` returns a `Result`.
 
-Every turn runs in one database transaction: the change, its audit entry, the due items it implies
-and the duplicate-delivery record commit together or not at all. The flows live in dialogs/flows/;
-each registers its handlers with the lifecycle act they perform (dialogs/lifecycle.py), which says
-who may perform it and in which states.
+Every turn runs in one database transaction: the change, its audit entry, the due items it implies,
+every card it sends (queued in the outbox, see `queue_cards`) and the duplicate-delivery record
+commit together or not at all. The flows live in dialogs/flows/; each registers its handlers with
+the lifecycle act they perform (dialogs/lifecycle.py), which says who may perform it and in which
+states.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from dialogs import deadlines
+from dialogs.cards_json import card_to_dict
 from dialogs.lifecycle import State, Who
 from dialogs.model import Actor, Card, Ref, Result, Target, TargetKind, Turn, TurnKind
 from dialogs.procedure import Procedure
 from dialogs.validate import DialogError, Stale
-from storage import audit
+from storage import audit, outbox
 from storage.db import Database
 from storage.models import Decision, Discussion, InboundEvent, Participant, Person, Series
 from storage.refs import first_delivery
@@ -70,6 +72,7 @@ class Dialogs:
                 await ctx.load_discussion()
                 await handler.check(ctx)
                 cards = await handler.fn(ctx)
+                queued = await queue_cards(session, cards, turn, ctx.discussion)
                 if not ctx.did_change and turn.event_id:
                     # Nothing changed: the same button or form may be used again.
                     await session.execute(
@@ -78,11 +81,45 @@ class Dialogs:
                             col(InboundEvent.event_id) == turn.event_id,
                         )
                     )
-                return Result(tuple(cards), changed=ctx.did_change)
+                return Result(tuple(cards), changed=ctx.did_change, queued=tuple(queued))
         except Stale as exc:  # rolled back: nothing of the stale submission was stored
             return Result((exc.answer(turn.actor.person_id),))
         except DialogError as exc:
             return Result((notice(turn.actor, str(exc)),))
+
+
+def lane(card: Card) -> str:
+    """The outbox's unit of order for a card: everything about one discussion goes in the order the
+    turns made it (its post before the prompts in its thread, an invitation after the post it points
+    to); otherwise per person or place."""
+    t = card.target
+    if t.discussion_id is not None:
+        return f"discussion:{t.discussion_id}"
+    if t.kind == TargetKind.CHANNEL:
+        return f"place:{t.place}"
+    return f"person:{t.person_id}"
+
+
+async def queue_cards(
+    session: AsyncSession, cards: list[Card], turn: Turn, discussion: Discussion | None
+) -> list[int]:
+    """Queue every card but the answers to the person acting, in the turn's transaction."""
+    others = [c for c in cards if c.target.kind != TargetKind.EPHEMERAL]
+    messages = [
+        outbox.Message(
+            card=card_to_dict(c),
+            recipient_key=lane(c),
+            kind="turn",
+            card_key=c.key or None,
+            origin=turn.origin,
+            discussion_id=c.target.discussion_id,
+        )
+        for c in others
+    ]
+    # The turn holds its discussion's row lock, and every turn queueing to that discussion's lane
+    # takes it: ids follow commit order there without the outbox's global lock.
+    mine = discussion is not None and all(c.target.discussion_id == discussion.id for c in others)
+    return await outbox.add(session, messages, ordered=mine)
 
 
 def notice(actor: Actor, text: str, title: str = "") -> Card:

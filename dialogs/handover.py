@@ -56,7 +56,7 @@ async def queue_handover(
         due_at=start,
         late=now - start > late_after,
     )
-    return await outbox.add(session, [message]) == 1
+    return len(await outbox.add(session, [message])) == 1
 
 
 def _last_close(procedure: Procedure, today: date, tz: str, nation: str) -> datetime:

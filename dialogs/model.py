@@ -39,6 +39,9 @@ class Turn:
     discussion_id: int | None = None  # where: the discussion (and so its thread)
     channel: str = "playground"  # slack | teams | playground: recorded in the audit trail
     event_id: str | None = None  # the platform's delivery id, so a retried event changes nothing
+    # Where the person acted, as the channel needs it to place what the turn sends (a new discussion's
+    # post goes where it was convened): JSON-safe, opaque to the engine, stored with the queued cards.
+    origin: dict[str, Any] | None = None
 
 
 class TargetKind(StrEnum):
@@ -133,6 +136,9 @@ class Result:
     cards: tuple[Card, ...] = ()
     changed: bool = False
     duplicate: bool = False  # a retried or double-clicked delivery, answered without acting again
+    # The outbox rows the turn queued (every card but the answers), committed with the change: the
+    # channel asks for them to be sent now; after a crash the scheduler sends them.
+    queued: tuple[int, ...] = ()
 
     @property
     def answers(self) -> tuple[Card, ...]:

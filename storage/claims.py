@@ -16,6 +16,7 @@ PostgreSQL (with a generic plan for a prepared statement) prove that the partial
 the number of rows that are due, not the number stored.
 """
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -93,8 +94,11 @@ async def release_due_items(session: AsyncSession, ids: list[int], *, worker: st
     await session.execute(stmt)
 
 
-def outbox_heads(*, real_now: datetime, limit: int, dialect: str) -> Select[int | None]:
-    """Pending rows that are first in line for their recipient and may be tried now."""
+def outbox_heads(
+    *, real_now: datetime, limit: int, dialect: str, recipients: Collection[str] | None = None
+) -> Select[int | None]:
+    """Pending rows that are first in line for their recipient and may be tried now (of `recipients`
+    only, when given)."""
     earlier = aliased(Outbox)
     waiting_before = exists().where(
         col(earlier.status) == PENDING,
@@ -112,6 +116,8 @@ def outbox_heads(*, real_now: datetime, limit: int, dialect: str) -> Select[int 
         .order_by(col(Outbox.next_attempt_at), col(Outbox.id))
         .limit(limit)
     )
+    if recipients is not None:
+        query = query.where(col(Outbox.recipient_key).in_(list(recipients)))
     return query.with_for_update(of=Outbox, skip_locked=True) if dialect == "postgresql" else query
 
 
@@ -123,15 +129,25 @@ CLAIMED_OUTBOX = (
     col(Outbox.attempts),
     col(Outbox.claim_expires_at),
     col(Outbox.due_item_id),
+    col(Outbox.origin),
+    col(Outbox.kind),
 )
-type ClaimedOutbox = Row[int | None, str, dict[str, Any], int, datetime | None, int | None]  # one row of it
+type _Json = dict[str, Any]
+type ClaimedOutbox = Row[int | None, str, _Json, int, datetime | None, int | None, _Json | None, str]
 
 
 async def claim_outbox_heads(
-    session: AsyncSession, *, worker: str, real_now: datetime, lease_until: datetime, limit: int
+    session: AsyncSession,
+    *,
+    worker: str,
+    real_now: datetime,
+    lease_until: datetime,
+    limit: int,
+    recipients: Collection[str] | None = None,
 ) -> list[ClaimedOutbox]:
     """Claim the first waiting message of up to `limit` recipients (one "lane" per recipient)."""
-    heads = outbox_heads(real_now=real_now, limit=limit, dialect=session.get_bind().dialect.name)
+    dialect = session.get_bind().dialect.name
+    heads = outbox_heads(real_now=real_now, limit=limit, dialect=dialect, recipients=recipients)
     stmt = (
         update(Outbox)
         .where(col(Outbox.id).in_(heads), _unclaimed(Outbox, real_now))

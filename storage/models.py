@@ -325,15 +325,20 @@ class Outbox(SQLModel, table=True):
         ),
     )
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(default="reminder", max_length=20)  # reminder | handover
-    recipient_key: str = Field(max_length=80)  # person:12 | place:duty | thread:7: the unit of ordering
+    kind: str = Field(default="reminder", max_length=20)  # reminder | handover | turn
+    # person:12 | place:duty | discussion:7 (every card of a turn about discussion 7): the unit of order
+    recipient_key: str = Field(max_length=80)
     dedupe_key: str | None = Field(default=None, max_length=200)  # one row per reminder event
     card: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # The card's key: a later row with the same key in the same lane replaces this one unsent.
+    card_key: str | None = Field(default=None, max_length=200)
+    # Where the person acted whose turn queued the card (Turn.origin): the surface places it by this.
+    origin: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     discussion_id: int | None = Field(default=None, index=True)
     due_item_id: int | None = Field(default=None)
     due_at: datetime | None = _ts(default=None)  # when the reminder event was due
     late: bool = False  # handled well after its time (the process was down)
-    status: str = Field(default="pending", max_length=20)  # pending | sent | failed
+    status: str = Field(default="pending", max_length=20)  # pending | sent | failed | dropped | replaced
     attempts: int = 0
     next_attempt_at: datetime = _now()
     claimed_by: str | None = Field(default=None, max_length=80)

@@ -1,8 +1,9 @@
 """The outbox: cards written in the same transaction as the change that caused them, sent later.
 
-A reminder is queued together with advancing its due item, so a crash either does both or neither.
-The scheduler then sends each row (storage.claims hands them out in order per recipient), retries
-what failed with back-off, and marks rows sent. Rows carry the card as JSON (dialogs.cards_json).
+Every card a turn sends is queued in the turn's transaction, and a reminder together with advancing
+its due item, so a crash either does both or neither. The sender (bot.outbound) then sends each row
+(storage.claims hands them out in order per recipient), retries what failed with back-off, and marks
+rows sent. Rows carry the card as JSON (dialogs.cards_json).
 """
 
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Executable, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from storage.models import DueItem, Outbox
@@ -21,6 +23,7 @@ _NO_SYNC = {"synchronize_session": False}
 _PG_LOCK_KEY = 0x4F5554424F58  # "OUTBOX": any constant shared by every process
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 DROPPED = "dropped"  # a reminder whose deadline ended before it could be sent: it is not sent
+REPLACED = "replaced"  # a later card with the same key to the same recipient was queued: that one goes
 
 
 @dataclass(frozen=True)
@@ -28,25 +31,29 @@ class Message:
     """A row to queue."""
 
     card: dict[str, Any]
-    recipient_key: str  # person:12 | place:duty | thread:7 | post:7: messages to one key go in order
+    recipient_key: str  # person:12 | place:duty | discussion:7: messages to one key go in order
     dedupe_key: str | None = None  # a second row with the same key is not queued
     kind: str = "reminder"
+    card_key: str | None = None  # the card's key (see `replace_if_superseded`)
+    origin: dict[str, Any] | None = None  # where the person acted (Turn.origin)
     discussion_id: int | None = None
     due_item_id: int | None = None
     due_at: datetime | None = None
     late: bool = False
 
 
-async def add(session: AsyncSession, messages: list[Message]) -> int:
+async def add(session: AsyncSession, messages: list[Message], *, ordered: bool = False) -> list[int]:
     """Queue messages in the given order; those whose dedupe_key is already queued are skipped.
 
-    Returns how many were queued.
+    `ordered`: the caller already holds a lock that every writer to these recipients takes (a turn
+    holds its discussion's row lock, and queues only to that discussion's lane), so the global lock
+    below is not needed. Returns the ids queued, in order.
     """
     if not messages:
-        return 0
+        return []
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    if dialect == "postgresql":
+    if dialect == "postgresql" and not ordered:
         # Writers take turns until they commit, so ids follow commit order: a message can never become
         # visible behind a later one to the same recipient that was already sent. (SQLite's single
         # writer gives the same for free.)
@@ -58,6 +65,8 @@ async def add(session: AsyncSession, messages: list[Message]) -> int:
             "recipient_key": m.recipient_key,
             "dedupe_key": m.dedupe_key,
             "card": m.card,
+            "card_key": m.card_key,
+            "origin": m.origin,
             "discussion_id": m.discussion_id,
             "due_item_id": m.due_item_id,
             "due_at": m.due_at,
@@ -70,15 +79,40 @@ async def add(session: AsyncSession, messages: list[Message]) -> int:
         for m in messages
     ]
     # Ids are handed out in the order of the VALUES list, which is the order of sending.
-    queued = 0
+    queued: list[int] = []
     for start in range(0, len(rows), 500):  # well inside both databases' limits on parameters
         stmt = (
             insert(Outbox)
             .values(rows[start : start + 500])
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(col(Outbox.id))
         )
-        queued += await _rowcount(session, stmt)
+        queued += sorted(id for id in (await session.execute(stmt)).scalars() if id is not None)
     return queued
+
+
+async def replace_if_superseded(session: AsyncSession, id: int, *, worker: str) -> bool:
+    """Mark a claimed row REPLACED when a later pending row to the same recipient carries a card with
+    the same key and came from the same surface: sending the later one alone has the same effect (a
+    keyed card is updated in place), so a burst of redraws of one post becomes one update."""
+    row = await get(session, id)
+    if row is None or row.card_key is None or row.claimed_by != worker:
+        return False
+    later = aliased(Outbox)
+    newer = select(col(later.origin)).where(
+        col(later.status) == PENDING,
+        col(later.recipient_key) == row.recipient_key,
+        col(later.card_key) == row.card_key,
+        col(later.id) > id,
+    )
+    origins = (await session.execute(newer.limit(20))).scalars().all()
+    if not any(row.origin is None or _surface(o) == _surface(row.origin) for o in origins):
+        return False
+    return await _finish(session, id, worker, status=REPLACED)
+
+
+def _surface(origin: dict[str, Any] | None) -> str | None:
+    return (origin or {}).get("surface")
 
 
 async def get(session: AsyncSession, id: int) -> Outbox | None:

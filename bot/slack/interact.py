@@ -27,15 +27,13 @@ from bot.slack import blocks
 from bot.slack.client import SlackDeliveryError, call
 from bot.slack.surface import Origin, SlackSurface
 from dialogs import directory
-from dialogs.model import Actor, Card, Form, Target, TargetKind, Turn, TurnKind
+from dialogs.model import Actor, Card, Form, Result, Target, TargetKind, Turn, TurnKind
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
 COMMANDS = ("convene", "status", "due", "help")
 SUBMIT_BUDGET = 2.0  # seconds the engine may take inside a modal submission's 3-second window
-MAX_ATTEMPTS = 3
-MAX_WAIT = 30.0  # longest Retry-After honoured while someone waits; longer ones are reported
 
 UNKNOWN_PERSON = (
     "Sorry, I do not know you yet, so I cannot show or change strategy discussions for you. "
@@ -44,6 +42,7 @@ UNKNOWN_PERSON = (
 )
 GUEST = "Sorry, guest accounts cannot take part in strategy discussions through Slack."
 FAILED = "Sorry, something went wrong and nothing was changed. Please try again in a moment."
+SAVED = "Your change was saved, but I could not show you my answer. Use *status* to see where things stand."
 WORKING = "Working on it…"
 
 
@@ -99,6 +98,7 @@ class Submitted:
 
     cards: list[Card] = field(default_factory=list)
     turn: Turn | None = None
+    queued: tuple[int, ...] = ()  # the turn's cards in the outbox
     errors: dict[str, str] | None = None  # people picked who are not in the directory, by input id
     text: str | None = None  # the person is not known, or Slack refused to tell who they are
 
@@ -175,41 +175,46 @@ class Interactions:
             if actor is None:
                 await self.tell(ix, [], [UNKNOWN_PERSON])
                 return
-            turn = turn_of(actor)
+            turn = replace(turn_of(actor), origin=ix.origin.to_dict())
             result = await self.services.dialogs.handle(turn)
-            await self.present(list(result.cards), ix, turn)
         except SlackDeliveryError as exc:
             log.warning("slack: %s", exc)
             await self.tell(ix, [], [exc.explanation], quiet=True)
-        except Exception as exc:
+            return
+        except Exception as exc:  # the turn's transaction did not commit: nothing was changed
             log.error("slack: a turn failed: %s", where(exc))
             await self.tell(ix, [], [FAILED], quiet=True)
+            return
+        try:
+            await self.present(result, ix, turn)
+        except SlackDeliveryError as exc:
+            log.warning("slack: %s", exc)
+            await self.tell(ix, [], [SAVED, exc.explanation], quiet=True)
+        except Exception as exc:  # committed: never say "nothing was changed" now
+            log.error("slack: showing a turn's answer failed: %s", where(exc))
+            await self.tell(ix, [], [SAVED], quiet=True)
 
-    async def present(self, cards: list[Card], ix: Interaction, turn: Turn | None = None) -> None:
-        answers = [c for c in cards if c.target.kind == TargetKind.EPHEMERAL]
-        others = [c for c in cards if c.target.kind != TargetKind.EPHEMERAL]
+    async def present(self, result: Result, ix: Interaction, turn: Turn | None = None) -> None:
+        answers = list(result.answers)
         form = next((c for c in answers if c.form is not None), None)
         notes = [c for c in answers if c.form is None]
         if form is not None:  # first, while Slack's trigger is fresh
             await self.open_form(form, ix, turn)
-        problems = await self.deliver(others, ix.origin)
+        problems = await self.send(result.queued)
         if notes or problems:
             await self.tell(ix, notes, problems)
 
-    async def deliver(self, cards: list[Card], origin: Origin) -> list[str]:
-        """Send cards in order; return what went wrong, in plain words."""
-        problems = []
-        for card in cards:
-            try:
-                await self.deliver_one(card, origin)
-            except DeliveryError as exc:
-                log.warning("slack: could not deliver a %s card: %s", card.target.kind, exc)
-                problems.append(await self.problem(card, exc))
-        return problems
+    async def send(self, queued: tuple[int, ...]) -> list[str]:
+        """Send a turn's queued cards now (bot.outbound); return what failed for good, in plain words.
+        What has to wait (a platform's rate limit) is sent by the scheduler, in order."""
+        report = await self.services.sender.send_now(queued)
+        return [await self.problem(f.card, f.error) for _, f in sorted(report.failures.items())]
 
-    async def problem(self, card: Card, exc: DeliveryError) -> str:
+    async def problem(self, card: Card, exc: Exception) -> str:
         """What did not arrive, and what to do about it, for the person who acted."""
         target = card.target
+        if not isinstance(exc, DeliveryError):
+            return "A message could not be posted, because of an error on our side. It has been logged."
         if isinstance(exc, SlackDeliveryError) and exc.code not in ("users_not_found", "not_authed"):
             return f"A message could not be posted. {exc.explanation}"
         if target.kind == TargetKind.CHANNEL:
@@ -229,20 +234,6 @@ class Interactions:
                 "the directory."
             )
         return "A message could not be posted, because the discussion has no channel or thread in Slack yet."
-
-    async def deliver_one(self, card: Card, origin: Origin) -> None:
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            try:
-                if await self.surface.can_reach(card, origin):
-                    await self.surface.deliver(card, origin)
-                else:  # someone reachable only on another surface, or nobody
-                    await self.services.router.deliver(card)
-                return
-            except DeliveryError as exc:
-                wait = exc.retry_after if exc.retry_after is not None else float(attempt)
-                if not exc.retryable or attempt == MAX_ATTEMPTS or wait > MAX_WAIT:
-                    raise
-                await asyncio.sleep(wait)
 
     # --- showing answers -------------------------------------------------------------------------
 
@@ -410,7 +401,6 @@ class Interactions:
         answers = [c for c in cards if c.target.kind == TargetKind.EPHEMERAL]
         form = next((c for c in answers if c.form is not None), None)
         notes = [c for c in answers if c.form is None]
-        others = [c for c in cards if c.target.kind != TargetKind.EPHEMERAL]
         # The same form back with its errors keeps Slack's view (and what was typed in it); a form with
         # another context (a newer version, when the one sent was stale) replaces the view.
         same = form is not None and form.form.id == turn.name and form.form.context == turn.value
@@ -429,7 +419,7 @@ class Interactions:
             await ack(response_action="update", view=blocks.info_view(notes[0].title or "Done", notes))
         else:
             await ack()
-        self.tasks.spawn(self._deliver_and_report(others, ix))
+        self.tasks.spawn(self._send_and_report(result.queued, ix))
 
     async def _submitted(self, ix: Interaction, meta: dict, fields: dict, users: dict) -> Submitted:
         """Who submitted, whom they picked, and the engine's answer."""
@@ -451,9 +441,10 @@ class Interactions:
             fields=values,
             channel=PLATFORM,
             event_id=form_event(meta, values),
+            origin=ix.origin.to_dict(),
         )
         result = await self.services.dialogs.handle(turn)
-        return Submitted(cards=list(result.cards), turn=turn)
+        return Submitted(cards=list(result.answers), turn=turn, queued=result.queued)
 
     async def _finish_late(self, work: asyncio.Task, ix: Interaction, meta: dict) -> None:
         try:
@@ -483,10 +474,10 @@ class Interactions:
         else:
             view = blocks.info_view(notes[0].title if notes and notes[0].title else "Done", notes)
         await call(ix.client, "views.update", view_id=ix.view_id, view=view)
-        await self._deliver_and_report([c for c in cards if c.target.kind != TargetKind.EPHEMERAL], ix)
+        await self._send_and_report(result.queued, ix)
 
-    async def _deliver_and_report(self, cards: list[Card], ix: Interaction) -> None:
-        problems = await self.deliver(cards, ix.origin)
+    async def _send_and_report(self, queued: tuple[int, ...], ix: Interaction) -> None:
+        problems = await self.send(queued)
         if problems:  # the modal is closed or showing the answer: tell them where they acted, or by DM
             await self.tell(replace(ix, view_id=None, depth=0, trigger_id=None), [], problems, quiet=True)
 

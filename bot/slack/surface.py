@@ -9,6 +9,7 @@ the guard first (bot.slack.holding). Database sessions are kept short and never 
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -38,6 +39,16 @@ class Origin:
     channel: str | None = None
     link: str | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        """As Turn.origin: stored with the turn's queued cards."""
+        return {"surface": PLATFORM, "team": self.team, "channel": self.channel, "link": self.link}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> "Origin | None":
+        if not data:
+            return None
+        return cls(team=data.get("team"), channel=data.get("channel"), link=data.get("link"))
+
 
 class SlackSurface:
     name = PLATFORM
@@ -56,7 +67,7 @@ class SlackSurface:
 
     # --- the Surface protocol -----------------------------------------------------------------
 
-    async def can_reach(self, card: Card, origin: Origin | None = None) -> bool:
+    async def can_reach(self, card: Card, origin: dict[str, Any] | None = None) -> bool:
         kind, target = card.target.kind, card.target
         if kind == TargetKind.MAIN_POST:
             return origin is not None or await self.refs.find(POST, target.discussion_id) is not None
@@ -68,10 +79,10 @@ class SlackSurface:
             return team_channel(self.settings, target.place) is not None
         return False  # EPHEMERAL answers belong to an interaction (bot.slack.interact)
 
-    async def deliver(self, card: Card, origin: Origin | None = None) -> None:
+    async def deliver(self, card: Card, origin: dict[str, Any] | None = None) -> None:
         kind = card.target.kind
         if kind == TargetKind.MAIN_POST:
-            await self._main_post(card, origin or Origin())
+            await self._main_post(card, Origin.from_dict(origin) or Origin())
         elif kind == TargetKind.THREAD:
             await self._thread(card)
         elif kind == TargetKind.DIRECT:

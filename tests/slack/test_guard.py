@@ -74,7 +74,7 @@ async def test_a_guest_in_the_channel_holds_everything_back_until_they_leave(tea
     slack, cast, d_id = team_thread
     standin, surface = slack.standin, slack.app.surface
     standin.channels["C0TEAM"].members.append("U0GUEST")
-    await surface.deliver(main_card(d_id), Origin(team=TEAM, channel="C0TEAM"))
+    await surface.deliver(main_card(d_id), Origin(team=TEAM, channel="C0TEAM").to_dict())
     await surface.deliver(thread_card(d_id, f"Stage 1: {SECRET}"))
 
     [notice] = standin.messages("C0TEAM")
@@ -116,7 +116,7 @@ async def test_the_chair_can_confirm_an_invited_professional_from_another_organi
     slack, cast, d_id = team_thread
     standin, surface = slack.standin, slack.app.surface
     standin.channels["C0TEAM"].members.append("U0EXT")
-    await surface.deliver(main_card(d_id), Origin(team=TEAM, channel="C0TEAM"))
+    await surface.deliver(main_card(d_id), Origin(team=TEAM, channel="C0TEAM").to_dict())
     alert = await _alert(slack)
     assert "<@U0EXT>: from another organisation and not invited" in alert["blocks"][1]["text"]["text"]
     confirm = button(alert["blocks"], "Confirm Sam Sergeant")
@@ -142,7 +142,7 @@ async def test_the_chair_can_confirm_an_invited_professional_from_another_organi
 async def test_apps_and_colleagues_not_invited_block_too(team_thread):
     slack, _cast, d_id = team_thread
     slack.standin.channels["C0TEAM"].members += ["U0OTHERAPP", "U0COLLEAGUE"]
-    await slack.app.surface.deliver(main_card(d_id), Origin(team=TEAM, channel="C0TEAM"))
+    await slack.app.surface.deliver(main_card(d_id), Origin(team=TEAM, channel="C0TEAM").to_dict())
     shown = (await _alert(slack))["blocks"][1]["text"]["text"]
     assert "<@U0OTHERAPP>: another app" in shown and "<@U0COLLEAGUE>: not invited" in shown
     assert not _leaked(slack.standin, "C0TEAM")
@@ -151,7 +151,7 @@ async def test_apps_and_colleagues_not_invited_block_too(team_thread):
 async def test_someone_joining_later_hides_the_pinned_summary(team_thread):
     slack, _cast, d_id = team_thread
     standin, surface = slack.standin, slack.app.surface
-    await surface.deliver(main_card(d_id), Origin(team=TEAM, channel="C0TEAM"))
+    await surface.deliver(main_card(d_id), Origin(team=TEAM, channel="C0TEAM").to_dict())
     [summary] = standin.messages("C0TEAM")
     assert SECRET in json.dumps(summary["blocks"])
     standin.channels["C0TEAM"].members.append("U0GUEST")
@@ -185,7 +185,7 @@ async def test_a_team_channel_with_a_guest_gets_only_a_neutral_notice(sqlite_db,
 async def test_a_thread_post_held_back_hides_the_summary_and_both_come_back(team_thread):
     slack, _cast, d_id = team_thread
     standin, surface = slack.standin, slack.app.surface
-    await surface.deliver(main_card(d_id), Origin(team=TEAM, channel="C0TEAM"))
+    await surface.deliver(main_card(d_id), Origin(team=TEAM, channel="C0TEAM").to_dict())
     [summary] = standin.messages("C0TEAM")
     standin.channels["C0TEAM"].members.append("U0GUEST")
     await surface.deliver(thread_card(d_id, "Stage 2: information sharing"))
@@ -205,7 +205,7 @@ async def test_only_the_chair_may_check_again_and_post(team_thread):
     slack, _cast, d_id = team_thread
     standin, surface = slack.standin, slack.app.surface
     standin.channels["C0TEAM"].members.append("U0GUEST")
-    await surface.deliver(main_card(d_id), Origin(team=TEAM, channel="C0TEAM"))
+    await surface.deliver(main_card(d_id), Origin(team=TEAM, channel="C0TEAM").to_dict())
     alert = await _alert(slack)
     recheck = button(alert["blocks"], "Check again and post")
     standin.channels["C0TEAM"].members.remove("U0GUEST")  # the channel is safe now, but...

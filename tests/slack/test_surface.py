@@ -49,8 +49,8 @@ async def test_first_summary_creates_a_private_channel_invites_pins_and_remember
     surface, standin = slack.app.surface, slack.standin
     card = main_card(d_id)
     assert await surface.can_reach(card) is False  # nowhere yet, and no interaction to start one
-    assert await surface.can_reach(card, Origin(team=TEAM)) is True
-    await surface.deliver(card, Origin(team=TEAM))
+    assert await surface.can_reach(card, Origin(team=TEAM).to_dict()) is True
+    await surface.deliver(card, Origin(team=TEAM).to_dict())
 
     created = standin.called("conversations.create")
     assert created == [{"name": "sd-abc-123-2026-03-27", "is_private": True}]
@@ -94,7 +94,7 @@ async def test_first_summary_creates_a_private_channel_invites_pins_and_remember
 async def test_a_taken_channel_name_gets_a_suffix(world):
     slack, _cast, d_id = world
     slack.standin.add_channel("C0OLD", name="sd-abc-123-2026-03-27", members=[])
-    await slack.app.surface.deliver(main_card(d_id), Origin(team=TEAM))
+    await slack.app.surface.deliver(main_card(d_id), Origin(team=TEAM).to_dict())
     assert [c["name"] for c in slack.standin.called("conversations.create")] == [
         "sd-abc-123-2026-03-27",
         "sd-abc-123-2026-03-27-1",
@@ -112,7 +112,7 @@ def test_channel_names_follow_slacks_rules():
 async def test_the_chair_is_told_in_plain_words_whom_slack_would_not_let_in(world):
     slack, _cast, d_id = world
     slack.standin.errors[("conversations.invite", "U0POLICE")] = "cant_invite"
-    await slack.app.surface.deliver(main_card(d_id), Origin(team=TEAM))
+    await slack.app.surface.deliver(main_card(d_id), Origin(team=TEAM).to_dict())
     dm = slack.standin.posts_in("DU0DUTY")
     assert len(dm) == 1
     shown = dm[0]["blocks"][1]["text"]["text"]
@@ -202,7 +202,7 @@ async def test_interactive_delivery_waits_out_a_rate_limit(world):
         target=Target(TargetKind.DIRECT, person_id=cast.ids["police"]), title="Reminder", preview="ABC-123"
     )
     slack.standin.fail("chat.postMessage", status=429, retry_after="0", times=2)
-    assert await slack.app.work.deliver([card], Origin(team=TEAM)) == []
+    assert await slack.app.work.send(await _queue(slack, [card])) == []
     assert (
         len(slack.standin.called("chat.postMessage")) == 3 and len(slack.standin.messages("DU0POLICE")) == 1
     )
@@ -230,9 +230,20 @@ async def test_what_could_not_be_delivered_is_said_in_plain_words(world):
         Card(target=Target(TargetKind.DIRECT, person_id=nobody.id), title="Invitation", preview="x"),
         thread_card(d_id, "A prompt before the discussion has a place"),
     ]
-    problems = await slack.app.work.deliver(cards, Origin(team=TEAM))
+    problems = await slack.app.work.send(await _queue(slack, cards))
     assert len(problems) == 3
     assert "out-of-hours team was not told" in problems[0] and "SLACK_OUT_OF_HOURS_CHANNEL" in problems[0]
     assert "could not send Nat Noslack a direct message" in problems[1]
     assert "no channel or thread in Slack yet" in problems[2]
     assert not any(SECRET in p for p in problems)
+
+
+async def _queue(slack, cards: list[Card]) -> tuple[int, ...]:
+    """Cards queued as a turn on Slack queues them (dialogs.engine.queue_cards)."""
+    from dialogs.engine import queue_cards
+    from dialogs.model import Actor, Turn, TurnKind
+
+    actor = Actor(person_id=0, name="", agency="", role="")
+    turn = Turn(actor=actor, kind=TurnKind.BUTTON, channel="slack", origin=Origin(team=TEAM).to_dict())
+    async with slack.services.db.session() as s:
+        return tuple(await queue_cards(s, cards, turn, None))
