@@ -7,7 +7,8 @@ from datetime import timedelta
 from sqlalchemy import select, text, update
 
 from bot.delivery import DeliveryError, Router
-from bot.scheduler import Scheduler, backoff
+from bot.outbound import backoff
+from bot.scheduler import Scheduler
 from dialogs.cards_json import card_from_dict, card_to_dict
 from dialogs.model import Button, Card, Form, Input, InputKind, Option, Target, TargetKind
 from storage import claims, outbox

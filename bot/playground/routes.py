@@ -22,12 +22,13 @@ from bot.playground.render import LIST_PREFIX, SCALAR_PREFIX, Ctx
 from bot.playground.store import MessageStore, PlaygroundSurface, Reply
 from bot.playground.tokens import Tokens
 from dialogs import clock, directory
-from dialogs.model import Actor, Card, Target, TargetKind, Turn, TurnKind
+from dialogs.model import Actor, Card, Result, Target, TargetKind, Turn, TurnKind
 from storage.models import Person, PersonIdentity
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "playground"
+ORIGIN = {"surface": PLATFORM}  # the turn's cards are shown here, whatever else is configured
 SESSION_COOKIE = "pg_session"
 WHO_COOKIE = "pg_who"
 STATIC = Path(__file__).with_name("static")
@@ -292,19 +293,21 @@ class Playground:
         form_id = turn.name if turn.kind == TurnKind.FORM else None
         submitted = self.store.open_form(me.person_id, turn.name, turn.value) if form_id else None
         self.store.start_turn(me.person_id, form_id, turn.value)
+        turn = replace(turn, origin=ORIGIN)
         try:
-            cards = list((await self.services.dialogs.handle(turn)).cards)
+            result = await self.services.dialogs.handle(turn)
         except Exception as exc:  # never show or log case details: the kind of failure only
             log.error("playground: %s turn %r failed (%s)", turn.kind, turn.name, type(exc).__name__)
-            cards = [_notice(FAILED)]
+            result = Result((_notice(FAILED),))
             if submitted is not None:
-                cards.append(keep_typed(submitted, turn.fields, FAILED))
-        for card in cards:
-            if card.target.kind == TargetKind.EPHEMERAL:
-                self.store.put(card, actor=me)
-            else:
-                await self.surface.deliver(card)
-        return cards
+                result = Result((*result.cards, keep_typed(submitted, turn.fields, FAILED)))
+        for card in result.answers:
+            self.store.put(card, actor=me)
+        try:  # committed: what cannot be sent now, the scheduler sends
+            await self.services.sender.send_now(result.queued)
+        except Exception as exc:
+            log.error("playground: sending a turn's cards failed (%s); they stay queued", type(exc).__name__)
+        return list(result.cards)
 
     def _back(self, back: str, me: Actor) -> web.HTTPSeeOther:
         fragment = "#notices" if self.store.notices.get(me.person_id) else ""

@@ -8,6 +8,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from dialogs.model import Actor, Card, TargetKind
 
@@ -142,8 +143,8 @@ class PlaygroundSurface:
     def __init__(self, store: MessageStore) -> None:
         self.store = store
 
-    async def can_reach(self, card: Card) -> bool:
+    async def can_reach(self, card: Card, origin: dict[str, Any] | None = None) -> bool:
         return True
 
-    async def deliver(self, card: Card) -> None:
+    async def deliver(self, card: Card, origin: dict[str, Any] | None = None) -> None:
         self.store.put(card)

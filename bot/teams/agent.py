@@ -227,6 +227,9 @@ class TeamsAgent(ActivityHandler):
             return NOT_KNOWN
         if not place.is_personal:  # asked here: the card's own (signed) origin is not needed
             form_origin = place.base_id
+        origin = Origin(
+            place=place, user_id=user.id or "", person_id=actor.person_id, form_origin=form_origin
+        )
         turn = Turn(
             actor=actor,
             kind=kind,
@@ -237,12 +240,10 @@ class TeamsAgent(ActivityHandler):
             discussion_id=discussion_id,
             channel="teams",
             event_id=card_event_id(user.id or "", nonce) if nonce else event_id(place, activity),
+            origin=origin.to_dict(),
         )
-        cards = list((await self.services.dialogs.handle(turn)).cards)
-        origin = Origin(
-            place=place, user_id=user.id or "", person_id=actor.person_id, form_origin=form_origin
-        )
-        return self.surface.answer(cards, origin, toast=toast, pointer=pointer)
+        result = await self.services.dialogs.handle(turn)
+        return self.surface.answer(result, origin, toast=toast, pointer=pointer)
 
     async def _actor(self, sender: Sender, place: Place, user: ChannelAccount) -> Actor | None:
         """The directory person behind the Teams user; looked up by email (their Teams profile) if new."""

@@ -12,7 +12,8 @@ long after the conversation that made them possible:
 - "withheld": a thread card held back by the guard, posted once everyone present is taking part
 """
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from microsoft_agents.activity import Activity, ChannelAccount, ConversationAccount, ConversationReference
 from sqlalchemy import select
@@ -107,6 +108,19 @@ class Origin:
     user_id: str  # the actor's Teams user id (29:...)
     person_id: int
     form_origin: str = ""  # the channel a submitted form was asked for in
+
+    def to_dict(self) -> dict[str, Any]:
+        """As Turn.origin: stored with the turn's queued cards (bot.teams.surface reads it back)."""
+        return {"surface": PLATFORM, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Origin":
+        return cls(
+            place=Place(**data["place"]),
+            user_id=data.get("user_id", ""),
+            person_id=int(data["person_id"]),
+            form_origin=data.get("form_origin", ""),
+        )
 
 
 def place_of(activity: Activity) -> Place:

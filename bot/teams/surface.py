@@ -1,13 +1,15 @@
-"""Putting the engine's cards into Teams: proactive sends for the scheduler (the Surface protocol),
-and the cards that answer an inbound turn. Where each target goes is bot.teams.batch; which
+"""Putting the engine's cards into Teams: every card from the outbox (the Surface protocol), and the
+answers to the person acting in an inbound turn. Where each target goes is bot.teams.batch; which
 conversation a proactive turn opens in is bot.teams.routing.
 
-An inbound turn's cards are sent in the background, in a proactive turn of their own, once Teams has
-had its answer (bot.background).
+A card queued by a Teams turn carries the turn's origin, so it is placed as an answer in that turn
+would have been (a new discussion's post in the channel it was convened from). Once Teams has had its
+answer, the turn's queued cards are sent (bot.outbound) and then the answers, in the background.
 """
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from microsoft_agents.hosting.aiohttp import CloudAdapter
 from microsoft_agents.hosting.core import ClaimsIdentity, TurnContext
@@ -22,7 +24,7 @@ from bot.teams.batch import Batch
 from bot.teams.conversations import Origin, Place
 from bot.teams.personal import Redirected
 from bot.teams.sending import Sender, text_activity, translate
-from dialogs.model import Card, TargetKind
+from dialogs.model import Card, Result, TargetKind
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -44,10 +46,14 @@ class TeamsSurface:
 
     # --- the Surface protocol: proactive sends (reminders, the scheduler) --------------------------
 
-    async def can_reach(self, card: Card) -> bool:
-        return await routing.route(self.db, self.services.settings, card) is not None
+    async def can_reach(self, card: Card, origin: dict[str, Any] | None = None) -> bool:
+        # A card from a Teams turn goes where an answer in that turn would have gone.
+        return origin is not None or await routing.route(self.db, self.services.settings, card) is not None
 
-    async def deliver(self, card: Card) -> None:
+    async def deliver(self, card: Card, origin: dict[str, Any] | None = None) -> None:
+        if origin is not None:
+            await self._deliver_from_turn(card, Origin.from_dict(origin))
+            return
         place = await routing.route(self.db, self.services.settings, card)
         if place is None:
             raise DeliveryError(
@@ -75,6 +81,26 @@ class TeamsSurface:
         if failure:
             raise translate(failure[0], "Teams") from None
 
+    async def _deliver_from_turn(self, card: Card, origin: Origin) -> None:
+        """A turn's queued card, in a proactive turn in the place the person acted; what cannot be
+        delivered for good is told to them (never the card's content)."""
+        failure: list[DeliveryError] = []
+
+        async def send(context: TurnContext) -> None:
+            batch = self._batch(self.sender(context, origin.place, attempts=1), origin)
+            try:
+                await batch.send(card)
+            except Exception as exc:  # noqa: BLE001 - reported to the caller below, translated
+                error = translate(exc, "Teams")
+                failure.append(error)
+                if not error.retryable:
+                    await batch.report(card, error, mine=_mine(card, origin))
+            await batch.tell_about_redirects(to=origin.person_id)
+
+        await self._in_turn(origin.place, send)
+        if failure:
+            raise failure[0]
+
     async def _in_turn(self, place: Place, work: Callable[[TurnContext], Awaitable[None]]) -> None:
         """Run `work(context)` in a proactive turn in the place: its own connector client and token."""
         await self.adapter.continue_conversation_with_claims(
@@ -99,16 +125,16 @@ class TeamsSurface:
 
     # --- answering an inbound turn ------------------------------------------------------------------
 
-    def answer(self, cards: list[Card], origin: Origin, *, toast: bool, pointer: bool) -> str:
-        """Start sending a turn's cards (in the background); returns the short text for an
-        Action.Execute response (`toast`) at once.
+    def answer(self, result: Result, origin: Origin, *, toast: bool, pointer: bool) -> str:
+        """Start sending a turn's queued cards and its answers (in the background); returns the short
+        text for an Action.Execute response (`toast`) at once.
 
         `pointer`: a command in a channel whose answer went to the person's private chat gets a short
         reply saying so, so they know where to look.
         """
         notes: list[str] = []
-        to_send: list[Card] = []
-        for card in cards:
+        answers: list[Card] = []
+        for card in result.answers:
             if (
                 toast
                 and _mine(card, origin)
@@ -118,15 +144,23 @@ class TeamsSurface:
             ):
                 notes.append(" ".join(p for p in (card.title, card.text) if p))  # shown to the clicker only
             else:
-                to_send.append(card)
-        if to_send:
-            self.tasks.spawn(self._send_answer(to_send, origin, pointer=pointer))
+                answers.append(card)
+        privately = not origin.place.is_personal and any(
+            _to_actor_privately(c, origin) for c in [*answers, *result.others]
+        )
+        if answers or result.queued:
+            self.tasks.spawn(self._send_answer(result.queued, answers, origin, pointer=pointer and privately))
         if notes:
             return " ".join(notes)[:500]
-        privately = not origin.place.is_personal and any(_to_actor_privately(c, origin) for c in to_send)
         return "Done: see your private chat with me." if privately else "Done."
 
-    async def _send_answer(self, cards: list[Card], origin: Origin, *, pointer: bool) -> None:
+    async def _send_answer(
+        self, queued: tuple[int, ...], cards: list[Card], origin: Origin, *, pointer: bool
+    ) -> None:
+        await self.services.sender.send_now(queued)  # what fails is told by _deliver_from_turn
+        if not cards and not pointer:
+            return
+
         async def send(context: TurnContext) -> None:
             sender = self.sender(context, origin.place)
             batch = self._batch(sender, origin)
@@ -137,7 +171,7 @@ class TeamsSurface:
                     log.warning("Teams delivery of a %s card failed: %s", card.target.kind, err)
                     await batch.report(card, err, mine=_mine(card, origin))
             await batch.tell_about_redirects(to=origin.person_id)
-            if pointer and batch.sent_privately and not origin.place.is_personal:
+            if pointer:
                 try:
                     await sender.post(
                         origin.place.conversation_id,
