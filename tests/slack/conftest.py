@@ -168,7 +168,9 @@ class SlackHarness:
         }
         return await self.post(signing.payload_body(payload), signing.FORM, **kw)
 
-    async def event(self, event: dict, event_id: str, *, retry: int | None = None) -> Sent:
+    async def event(
+        self, event: dict, event_id: str, *, retry: int | None = None, settle: bool = True
+    ) -> Sent:
         body = json.dumps(
             {
                 "token": "t",
@@ -185,7 +187,8 @@ class SlackHarness:
         if retry is not None:
             headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
         sent = await self.raw(body, headers)
-        await self.settle()
+        if settle:
+            await self.settle()
         return sent
 
     async def reply(self, user: str, channel: str, thread_ts: str, text: str, event_id: str, **kw) -> Sent:
