@@ -94,8 +94,8 @@ def rss_mb(pid: int) -> float | None:
 
 
 def slope_per_minute(samples: list[tuple[float, float]]) -> float:
-    """Least-squares slope of (seconds, MB) samples, in MB per minute."""
-    if len(samples) < 2:
+    """Least-squares slope of (seconds, MB) samples, in MB per minute; NaN from fewer than 5."""
+    if len(samples) < 5:
         return float("nan")
     xs, ys = [s[0] for s in samples], [s[1] for s in samples]
     mx, my = statistics.fmean(xs), statistics.fmean(ys)
