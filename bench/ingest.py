@@ -763,14 +763,16 @@ FLAT = 2.0  # MB/min: the overload's RSS slope over its last half that counts as
 
 
 def report(passes: list[Pass], args) -> str:
-    lines = [
-        f"== Slack ingest: {args.seconds:g}s per level, loopback, bot with SCHEDULER_ENABLED=false",
+    lines = [f"== Slack ingest: {args.seconds:g}s per level, loopback, bot with SCHEDULER_ENABLED=false"]
+    ack_header = [
         "   ack: open loop, latency of the HTTP answer to a signed `message` event; baseline: bare Bolt",
         "   stored: from sending a reply to its contribution being seen in the database (polled every "
         f"{WATCH_EVERY * 1000:g} ms); unstored: answered 2xx, not stored by the end of the wait",
         f"   {'database':<10} {'rate/s':>6} {'bare p50':>9} {'bare p99':>9} {'bot p50':>9} {'bot p99':>9} "
         f"{'p99 ratio':>9} {'refused':>7} {'stored p50':>10} {'stored p99':>10} {'unstored':>8}",
     ]
+    if any(p.ack for p in passes):
+        lines += ack_header
     targets = []
     for p in passes:
         worst = 0.0
