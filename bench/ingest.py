@@ -789,13 +789,14 @@ def report(passes: list[Pass], args) -> str:
             )
         if p.ack:
             targets.append(f"{p.name}: ack p99 within 1.3x of bare Bolt at every load: {met(worst <= 1.3)}")
-    lines.append(
-        "   turns: closed loop, contributions stored per second; ratios to 1 discussion and to 1 process"
-    )
-    lines.append(
-        f"   {'database':<10} {'processes':>9} {'parallel':>8} {'turns/s':>8} {'vs 1 disc':>9} "
-        f"{'vs 1 proc':>9} {'stored p50':>10} {'refused':>7} {'stalled':>7}"
-    )
+    if any(p.turns for p in passes):
+        lines.append(
+            "   turns: closed loop, contributions stored per second; ratios to 1 discussion, 1 process"
+        )
+        lines.append(
+            f"   {'database':<10} {'processes':>9} {'parallel':>8} {'turns/s':>8} {'vs 1 disc':>9} "
+            f"{'vs 1 proc':>9} {'stored p50':>10} {'refused':>7} {'stalled':>7}"
+        )
     for p in passes:
         by = {(r["processes"], r["parallel"]): r["turns_per_s"] for r in p.turns}
         for r in p.turns:
