@@ -19,8 +19,8 @@ would (signed slash command, modals and buttons), and then sends signed Events A
 "Stored" is always the contribution row in the database (found by a token in the reply's text), never
 anything internal to the bot, so the figures stay comparable when its inbound path changes.
 
-    python bench/run.py ingest                  # full run, SQLite and PostgreSQL (about 15 minutes)
-    python bench/run.py ingest --quick          # smoke run: tiny loads, SQLite and PostgreSQL
+    python bench/run.py ingest                  # full run, SQLite and PostgreSQL (30-45 minutes)
+    python bench/run.py ingest --quick          # smoke run: tiny loads, SQLite and PostgreSQL (minutes)
     python bench/run.py ingest --only sqlite --seconds 5
 """
 
@@ -542,6 +542,7 @@ class Pass:
     calls: dict[str, int] = field(default_factory=dict)  # Web API calls the bot processes made
     contributions: int = 0  # replies stored by the bot processes, counted after they stopped
     answered: int = 0  # replies the bot processes answered 2xx
+    duplicates: int = 0  # extra contributions for a reply already stored
 
 
 class Bench:
@@ -581,11 +582,10 @@ class Bench:
 
     async def ack(self, result: Pass, bot: Proc, bare: Proc, threads: list[dict]) -> None:
         for proc in (bare, bot):  # warm up both (first connections, caches), not reported
-            await run_driver(
+            await self.run(
                 self.spec(
                     "w", [proc], threads, mode="open", rate=10, duration=self.args.warmup, stores=proc is bot
-                ),
-                self.workdir,
+                )
             )
         for rate in self.args.rates:
             row: dict[str, Any] = {"rate": rate}
@@ -714,8 +714,11 @@ class Bench:
             await standin.close()
         reader = await Reader(url).open()
         try:
-            rows = await reader.rows(f"SELECT count(*) FROM contribution WHERE text LIKE '{TEXT} %'")
-            result.contributions = int(rows[0][0])
+            rows = await reader.rows(
+                f"SELECT text, count(*) FROM contribution WHERE text LIKE '{TEXT} %' GROUP BY text"
+            )
+            result.contributions = len(rows)  # distinct replies stored
+            result.duplicates = sum(int(n) - 1 for _t, n in rows)  # a reply stored more than once
         finally:
             await reader.close()
         result.answered = self.answered
@@ -837,7 +840,8 @@ def report(passes: list[Pass], args) -> str:
     for p in passes:
         lines.append(
             f"   {p.name}: {p.answered} replies answered 2xx, {p.contributions} stored by the time the "
-            f"processes had stopped: {p.answered - p.contributions} never stored"
+            f"processes had stopped: {p.answered - p.contributions} never stored; "
+            f"{p.duplicates} stored twice or more"
         )
     for p in passes:
         if p.contributions:
