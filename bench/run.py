@@ -1,11 +1,20 @@
-"""`make bench`: run the benchmarks and print their reports (see bench/reminders.py for the options)."""
+"""`make bench`: run the benchmarks and print their reports.
+
+python bench/run.py [options]            # reminders: finding and claiming due items (bench/reminders.py)
+python bench/run.py ingest [options]     # Slack replies through the real web app (bench/ingest.py)
+"""
 
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, when run as a script
 
-from bench import reminders  # noqa: E402
-
 if __name__ == "__main__":
-    reminders.run(sys.argv[1:])
+    if sys.argv[1:2] == ["ingest"]:
+        from bench import ingest
+
+        ingest.run(sys.argv[2:])
+    else:
+        from bench import reminders
+
+        reminders.run(sys.argv[1:])
