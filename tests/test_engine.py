@@ -460,3 +460,22 @@ async def test_missed_deadline_reason_is_the_chairs_and_joins_a_signed_record(db
     assert (
         versions[1].body.startswith(versions[0].body) and "The police minutes came late" in versions[1].body
     )
+
+
+async def test_a_turns_cards_are_queued_with_the_change_and_a_refused_turn_queues_nothing(db):
+    from dialogs.cards_json import card_from_dict
+    from storage.models import Outbox
+
+    drv = await make_driver(db)
+    did, cards = await convene(drv)
+    async with db.session() as s:
+        rows = (await s.execute(select(Outbox).order_by(Outbox.id))).scalars().all()
+    others = [c for c in cards if c.target.kind != TargetKind.EPHEMERAL]
+    assert others and [card_from_dict(r.card) for r in rows] == others  # in the order the turn made them
+    assert list(drv.result.queued) == [r.id for r in rows]
+    assert {(r.kind, r.recipient_key, r.status) for r in rows} == {("turn", f"discussion:{did}", "pending")}
+    # A reply from someone not in the discussion changes nothing, and so sends nothing to anyone.
+    await drv.reply("police", did, "Not yet invited.")
+    async with db.session() as s:
+        assert len((await s.execute(select(Outbox))).scalars().all()) == len(rows)
+    assert drv.result.queued == ()

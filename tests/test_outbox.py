@@ -311,3 +311,61 @@ async def test_old_inbound_event_ids_are_forgotten(db):
     async with db.session() as s:
         assert await first_delivery(s, "slack", "Ev-old")  # forgotten, so new again
         assert not await first_delivery(s, "slack", "Ev-new")
+
+
+class WithOrigin(Scripted):
+    """A surface that places cards by the origin queued with them (as Slack and Teams do)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.origins: list[dict | None] = []
+
+    async def can_reach(self, card: Card, origin: dict | None = None) -> bool:
+        return True
+
+    async def deliver(self, card: Card, origin: dict | None = None) -> None:
+        self.origins.append(origin)
+        await super().deliver(card)
+
+
+def _redraw(version: int, surface: str) -> outbox.Message:
+    card = Card(target=Target(TargetKind.MAIN_POST, discussion_id=7), title=f"v{version}", key="discussion:7")
+    return outbox.Message(
+        card=card_to_dict(card),
+        recipient_key="discussion:7",
+        kind="turn",
+        card_key=card.key,
+        origin={"surface": surface, "channel": f"C{version}"},
+    )
+
+
+async def test_a_burst_of_redraws_of_one_post_is_sent_once_with_its_origin(db):
+    surface = WithOrigin()
+    surface.name = "slack"
+    async with db.session() as s:
+        # Four redraws from Slack turns, then one from another surface (its origin means nothing to
+        # Slack, so the Slack redraw before it must still go), then a prompt without a key.
+        ids = await outbox.add(s, [_redraw(n, "slack") for n in range(1, 5)] + [_redraw(5, "teams")])
+        prompt = Card(target=Target(TargetKind.THREAD, discussion_id=7), title="prompt")
+        ids += await outbox.add(s, [outbox.Message(card_to_dict(prompt), "discussion:7", kind="turn")])
+    report = await _scheduler(db, surface).sender.send_now(ids[:1])
+    assert (report.sent, report.replaced) == (3, 3)
+    assert [t for t in surface.delivered] == ["discussion:7", "discussion:7", None]
+    assert [o and o["channel"] for o in surface.origins] == ["C4", None, None]  # the Slack one with its origin
+    async with db.session() as s:
+        statuses = (await s.execute(select(Outbox.status).order_by(Outbox.id))).scalars().all()
+    assert statuses == ["replaced", "replaced", "replaced", "sent", "sent", "sent"]
+
+
+async def test_a_turns_card_no_surface_reaches_fails_at_once_and_is_reported(db):
+    class Nowhere(Scripted):
+        async def can_reach(self, card):
+            return False
+
+    card = Card(target=Target(TargetKind.THREAD, discussion_id=3), title="A prompt", key="k")
+    async with db.session() as s:
+        ids = await outbox.add(s, [outbox.Message(card_to_dict(card), "discussion:3", kind="turn")])
+    report = await _scheduler(db, Nowhere()).sender.send_now(ids)
+    assert report.failed == 1 and report.failures[ids[0]].card == card
+    async with db.session() as s:
+        assert (await outbox.get(s, ids[0])).status == "failed"
