@@ -260,16 +260,19 @@ class Ctx:
             detail=detail,
         )
 
-    async def changed(self) -> list[Card]:
+    async def changed(self, *, due: bool = True) -> list[Card]:
         """After any change: bring the series' due items up to date, close what has ended, ask the
         chair why anything was done late, and redraw the discussion's post (and any other post of
-        the series whose state moved)."""
+        the series whose state moved). `due=False`: the change cannot alter what is due (a
+        contribution), so the due items are left as they are."""
         from dialogs.views import late_reason_card, main_card
 
         self.did_change = True
         self.d.updated_at = self.now
         self._participants = None
         await self.session.flush()
+        if not due:
+            return [await main_card(self)]
         outcome = await deadlines.refresh_series(
             self.session,
             self.procedure,

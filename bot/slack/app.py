@@ -217,6 +217,7 @@ class SlackApp:
             log.warning(
                 "slack: %d background task(s) still running at shutdown", len(self.work.tasks.running)
             )
+        await self.clients.close()
 
     # --- listeners: each acks, then works in the background --------------------------------------
 

@@ -154,6 +154,10 @@ class Clients:
         self.settings = settings
         self.installations = installations
         self._single: Identity | None = None
+        # One HTTP session for every Web API call, and one client per token (per workspace): a new
+        # session per call costs a TCP and TLS handshake each time.
+        self._session: aiohttp.ClientSession | None = None
+        self._clients: dict[str | None, AsyncWebClient] = {}
 
     @property
     def single_token(self) -> str | None:
@@ -161,7 +165,21 @@ class Clients:
         return token.get_secret_value() if token and token.get_secret_value() else None
 
     def client(self, token: str | None = None) -> AsyncWebClient:
-        return AsyncWebClient(token=token, base_url=self.settings.slack_api_url, timeout=15)
+        """The workspace's client (called in the event loop: the shared session belongs to it)."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
+            self._clients.clear()
+        if token not in self._clients:
+            self._clients[token] = AsyncWebClient(
+                token=token, base_url=self.settings.slack_api_url, timeout=15, session=self._session
+            )
+        return self._clients[token]
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+        self._session = None
+        self._clients.clear()
 
     async def for_team(self, team_id: str | None) -> tuple[AsyncWebClient, Identity]:
         """The client and the bot's identity in a workspace (or an organisation, E...). With one bot

@@ -113,7 +113,8 @@ async def reply(ctx: Ctx) -> list[Card]:
                 + text[:MAX_LONG]
             )
         ]
-    if part.status == "invited":  # taking part is accepting; once started, an audited correction
+    accepted = part.status == "invited"
+    if accepted:  # taking part is accepting; once started, an audited correction
         part.status, part.how, part.responded_at = "accepted", "chat", ctx.now
         await ctx.audit("participant.accepted", person_id=part.person_id, by="replying in the thread")
         if ctx.state != State.CONVENED:
@@ -133,7 +134,7 @@ async def reply(ctx: Ctx) -> list[Card]:
     ctx.session.add(c)
     await ctx.session.flush()
     await ctx.audit("contribution.added", contribution_id=c.id, stage=d.stage, agency=part.agency)
-    return await ctx.changed()
+    return await ctx.changed(due=accepted)  # what is due turns on who takes part, not on what they say
 
 
 async def correct_form(ctx: Ctx) -> Form:
