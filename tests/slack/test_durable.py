@@ -27,7 +27,9 @@ async def _discussion(slack) -> int:
     db = slack.services.db
     cast = await seed_people(db, slack.services.procedure, slack.standin)
     d_id = await seed_discussion(db, cast, invited=("police",))
-    slack.standin.add_channel(CHANNEL, name="sd-abc-123", members=[BOT_USER, "U0DUTY", "U0POLICE"], private=True)
+    slack.standin.add_channel(
+        CHANNEL, name="sd-abc-123", members=[BOT_USER, "U0DUTY", "U0POLICE"], private=True
+    )
     async with db.session() as s:
         await refs.save_ref(
             s,
