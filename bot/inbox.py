@@ -79,9 +79,9 @@ class Inbox:
 
     async def store(self, kind: str, key: str, payload: dict[str, Any]) -> inbox.Stored:
         """One transaction, no retry: when it fails the platform is answered non-2xx and sends again."""
-        async with self.db.session() as session:
+        async with self.db.engine.begin() as connection:  # no ORM session: the ack waits for this
             return await inbox.store(
-                session,
+                connection,
                 platform=self.platform,
                 event_key=key,
                 kind=kind,

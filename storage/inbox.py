@@ -28,7 +28,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
 from storage.models import InboxItem
@@ -49,7 +49,7 @@ class Stored:
 
 
 async def store(
-    session: AsyncSession,
+    session: AsyncSession | AsyncConnection,
     *,
     platform: str,
     event_key: str,
@@ -59,8 +59,9 @@ async def store(
     lease_until: datetime,
 ) -> Stored:
     """Insert the row, claimed by `worker` until `lease_until`; for a key already stored, the
-    existing row with new=False."""
-    dialect = session.get_bind().dialect.name
+    existing row with new=False. A bare connection will do (it is quicker: this runs before the
+    platform gets its answer)."""
+    dialect = (session.dialect if isinstance(session, AsyncConnection) else session.get_bind().dialect).name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = (
         insert(InboxItem)
