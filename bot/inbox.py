@@ -73,7 +73,7 @@ class Inbox:
         self.worker = f"{platform}:{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.in_hand: set[int] = set()  # rows queued or being worked on in this process
         self._sweeping: asyncio.Task | None = None
-        self._last_forget = 0.0
+        self._last_forget: float | None = None
 
     # --- in the request -------------------------------------------------------------------------
 
@@ -244,7 +244,7 @@ class Inbox:
         return queued
 
     async def _forget(self) -> None:
-        if time.monotonic() - self._last_forget < 3600:
+        if self._last_forget is not None and time.monotonic() - self._last_forget < 3600:
             return
         self._last_forget = time.monotonic()
         async with self.db.session() as session:

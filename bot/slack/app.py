@@ -583,8 +583,11 @@ class SlackApp:
             thread_ts=event["thread_ts"],
         )
         actor = await self.work.actor(client, ix.user, ix.team)
-        if actor is None:
-            await self.work.tell(ix, [], [UNKNOWN_PERSON])
+        if actor is None:  # not in the directory: nothing to record, and they are told why
+            try:
+                await self.work.tell(ix, [], [UNKNOWN_PERSON])
+            except SlackDeliveryError as exc:
+                log.warning("slack: could not tell an unknown person why their reply was not kept: %s", exc)
             return
         turn = Turn(
             actor=actor,
