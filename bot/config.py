@@ -30,6 +30,14 @@ class Settings(BaseSettings):
     scheduler_enabled: bool = True
     scheduler_interval_seconds: float = Field(default=30, gt=0)
     scheduler_lease_seconds: float = Field(default=120, gt=0)
+    # Inbound work (docs/durability.md): a fixed pool of workers per surface and process, a bounded
+    # queue in front of it, and the inbox's retries and sweep.
+    background_workers: int = Field(default=8, ge=1, le=256)
+    background_queue_size: int = Field(default=200, ge=1, le=100_000)
+    inbox_lease_seconds: float = Field(default=30, gt=0)  # how long a process holds a row it works on
+    inbox_sweep_seconds: float = Field(default=5, gt=0)  # how often rows left waiting are looked for
+    inbox_max_attempts: int = Field(default=5, ge=1)  # then the row fails and the person is told
+    inbox_retry_seconds: float = Field(default=5, ge=0)  # first wait after a failure; doubles, max 10 min
     # Email domain -> agency: who may be added to the directory from their Slack/Teams profile.
     directory_domain_rules: str = "police.uk=police,nhs.net=health,nhs.uk=health"
 

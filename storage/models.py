@@ -371,3 +371,33 @@ class SlackOAuthState(SQLModel, table=True):
 
     state: str = Field(primary_key=True, max_length=100)
     expires_at: datetime = _ts()
+
+
+class InboxItem(SQLModel, table=True):
+    """What a platform sent, stored before the bot answers it (see storage.inbox, docs/durability.md).
+
+    The payload is the raw body and holds case text: it is emptied once the row is done."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("platform", "event_key"),
+        # The sweep looks only at rows still waiting.
+        Index(
+            "ix_inbox_pending_claimed_until",
+            "claimed_until",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=20)  # slack | teams | playground
+    event_key: str = Field(max_length=200)  # the platform's event id, or a stable id for an interaction
+    kind: str = Field(max_length=40)  # reply | command | shortcut | block_actions | view_submission ...
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", max_length=10)  # pending | done | failed
+    attempts: int = 0
+    received_at: datetime = _now()
+    claimed_by: str | None = Field(default=None, max_length=80)  # the process working on it
+    claimed_until: datetime | None = _ts(default=None)  # its lease, or "not before" after a failure
+    last_error: str | None = Field(default=None, max_length=100)  # the exception's type, never its text
+    finished_at: datetime | None = _ts(default=None)

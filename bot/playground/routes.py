@@ -6,6 +6,7 @@ of the same control is answered "already done" and never reaches the engine; the
 also the Turn's event_id, so the engine's own de-duplication applies too.
 """
 
+import html
 import ipaddress
 import logging
 import re
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from sqlalchemy import select
 
+from bot.background import transient
 from bot.playground import page
 from bot.playground.render import LIST_PREFIX, SCALAR_PREFIX, Ctx
 from bot.playground.store import MessageStore, PlaygroundSurface, Reply
@@ -48,6 +50,22 @@ _HEADERS = {
 OUT_OF_DATE = "This page was out of date, so nothing was done. Please try again."
 ALREADY_DONE = "That was already done: a button or form only acts once."
 FAILED = "Something went wrong, so nothing was saved. Please try again."
+NOT_SAVED = (
+    "Sorry: the playground cannot reach its database just now, so what you sent was NOT saved. "
+    "Please wait a moment and send it again."
+)
+_NOT_TYPED = {
+    "csrf",
+    "token",
+    "back",
+    "form_id",
+    "context",
+    "discussion_id",
+    "action",
+    "value",
+    "name",
+    "who",
+}
 
 
 # The names a browser on this machine uses for it. Another Host is a page elsewhere whose name was
@@ -98,13 +116,13 @@ class Playground:
         app.router.add_get("/who", local(self.who))
         app.router.add_get(r"/discussions/{id:\d{1,12}}", local(self.discussion))
         app.router.add_get("/version", local(self.version))
-        app.router.add_post("/act/identity", local(self.act_identity))
-        app.router.add_post("/act/command", local(self.act_command))
-        app.router.add_post("/act/button", local(self.act_button))
-        app.router.add_post("/act/form", local(self.act_form))
-        app.router.add_post("/act/reply", local(self.act_reply))
-        app.router.add_post("/act/clock", local(self.act_clock))
-        app.router.add_post("/act/dismiss", local(self.act_dismiss))
+        app.router.add_post("/act/identity", local(self._saved_or_503(self.act_identity)))
+        app.router.add_post("/act/command", local(self._saved_or_503(self.act_command)))
+        app.router.add_post("/act/button", local(self._saved_or_503(self.act_button)))
+        app.router.add_post("/act/form", local(self._saved_or_503(self.act_form)))
+        app.router.add_post("/act/reply", local(self._saved_or_503(self.act_reply)))
+        app.router.add_post("/act/clock", local(self._saved_or_503(self.act_clock)))
+        app.router.add_post("/act/dismiss", local(self._saved_or_503(self.act_dismiss)))
         app.router.add_static("/static/", STATIC)
         app.on_startup.append(self.on_startup)
         app.on_response_prepare.append(self._secure_headers)
@@ -265,6 +283,29 @@ class Playground:
             raise web.HTTPSeeOther(back + "#notices")
         return data, sid, me, back
 
+    def _saved_or_503(self, handler):
+        """A POST is answered with a redirect (which says "done") only when what it asked was stored: with
+        the database unreachable the answer is 503, a page saying that nothing was saved, holding what
+        the person typed so that it is not lost."""
+
+        async def handler_or_503(request: web.Request) -> web.StreamResponse:
+            try:
+                return await handler(request)
+            except web.HTTPException:
+                raise
+            except Exception as exc:
+                if not transient(exc):
+                    raise
+                log.error(
+                    "playground: %s not saved, the database is unreachable (%s)",
+                    request.path,
+                    type(exc).__name__,
+                )
+                data = await request.post()
+                return web.Response(text=_not_saved_page(data), content_type="text/html", status=503)
+
+        return handler_or_503
+
     def _tell(self, me: Actor, text: str) -> None:
         self.store.start_turn(me.person_id)
         self.store.put(_notice(text), actor=me)
@@ -297,6 +338,10 @@ class Playground:
         try:
             result = await self.services.dialogs.handle(turn)
         except Exception as exc:  # never show or log case details: the kind of failure only
+            if transient(exc):  # the database away: 503, and the same button or form can be sent again
+                if turn.event_id:
+                    self.tokens.forget(turn.event_id)
+                raise
             log.error("playground: %s turn %r failed (%s)", turn.kind, turn.name, type(exc).__name__)
             result = Result((_notice(FAILED),))
             if submitted is not None:
@@ -432,6 +477,26 @@ class Playground:
         if notice.isdigit():
             self.store.dismiss(me.person_id, int(notice))
         raise self._back(back, me)
+
+
+def _not_saved_page(data) -> str:
+    """The 503 page: plain words, what was typed (escaped) to copy, and the way back."""
+    typed = [
+        (str(k), str(v)) for k, v in data.items() if k not in _NOT_TYPED and isinstance(v, str) and v.strip()
+    ]
+    back = str(data.get("back", "/"))
+    back = back if _BACK.match(back) else "/"
+    kept = "".join(
+        f"<dt>{html.escape(k)}</dt><dd><textarea readonly rows=4 cols=60>{html.escape(v)}</textarea></dd>"
+        for k, v in typed
+    )
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8><title>Not saved</title>"
+        '<link rel=stylesheet href="/static/playground.css"></head><body><main>'
+        f"<h1>Not saved</h1><p>{html.escape(NOT_SAVED)}</p>"
+        + (f"<p>What you typed, to copy and send again:</p><dl>{kept}</dl>" if kept else "")
+        + f'<p><a href="{html.escape(back)}">Back to the page</a></p></main></body></html>'
+    )
 
 
 def keep_typed(card: Card, fields: dict, error: str) -> Card:

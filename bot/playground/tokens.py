@@ -45,6 +45,10 @@ class Tokens:
         expected = self._sign("once", session, nonce, kind, name, value)
         return nonce if hmac.compare_digest(expected, signature) else None
 
+    def forget(self, nonce: str) -> None:
+        """Make a used nonce usable again: what it was used for was not saved (the database was away)."""
+        self._used.pop(nonce, None)
+
     def use(self, nonce: str) -> bool:
         """True the first time a nonce is used; False for a second submission of the same control."""
         if nonce in self._used:

@@ -7,8 +7,11 @@ listener runs; a request that fails gets 401 and changes nothing.
 """
 
 import asyncio
+import hashlib
+import json
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from aiohttp import web
@@ -16,15 +19,20 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.background import Tasks
 from bot.config import ConfigError, Settings
+from bot.inbox import Inbox, Item
 from bot.slack import blocks
-from bot.slack.client import Clients, SlackDeliveryError
-from bot.slack.interact import Interaction, Interactions, where
+from bot.slack.client import Clients, SlackDeliveryError, call
+from bot.slack.interact import FAILED, PLATFORM, UNKNOWN_PERSON, Interaction, Interactions, reply_text, where
 from bot.slack.stores import DatabaseInstallationStore, DatabaseStateStore
 from bot.slack.surface import SlackSurface
 from bot.slack.workspaces import AllowedTeamsOAuthFlow, allowed_teams, only_allowed_teams
+from dialogs.model import Turn, TurnKind
+from storage.models import Discussion
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +79,68 @@ NOT_INSTALLED = (
     "The Strategy discussions app is not installed in this workspace yet. "
     f"Please ask a workspace admin to install it (the bot's {INSTALL_PATH} page)."
 )  # the slash command and both shortcuts
+
+
+NOT_ADDED = (
+    "Sorry <@{user}>: your reply in this thread{case} could not be added to the discussion's record, "
+    "because of a problem on our side. Please post it again, or tell the chair{chair}."
+)  # in the thread, by case reference only: never the reply's text
+THREAD_REPLY, UNSTORED = "reply", None
+
+
+def thread_reply(event: dict) -> bool:
+    """A person's reply in a thread: not an edit, a join, a bot or a top-level message."""
+    if event.get("type") != "message" or event.get("bot_id"):
+        return False
+    if event.get("subtype") not in (None, "thread_broadcast"):
+        return False
+    thread_ts, ts = event.get("thread_ts"), event.get("ts")
+    return bool(thread_ts and thread_ts != ts and event.get("user"))
+
+
+def _ours(kind: str, body: dict) -> bool:
+    """An interaction this app listens for (another app's command or button is Bolt's 404)."""
+    if kind == "command":
+        return body.get("command") == COMMAND
+    if kind in ("shortcut", "message_action"):
+        return body.get("callback_id") in (CONVENE_SHORTCUT, MESSAGE_SHORTCUT)
+    if kind == "view_submission":
+        return (body.get("view") or {}).get("callback_id") == blocks.FORM_CALLBACK
+    if kind == "block_actions":
+        action_id = ((body.get("actions") or [{}])[0] or {}).get("action_id") or ""
+        return bool(
+            blocks.ENGINE_ACTION.match(action_id)
+            or re.fullmatch(rf"{re.escape(blocks.CONFIRM_ACTION)}:\d+", action_id)
+            or action_id in (blocks.RECHECK_ACTION, blocks.AGAIN_ACTION)
+        )
+    return False
+
+
+def inbound(body: dict) -> tuple[str, str] | None:
+    """(kind, key) of a request to store in the inbox before it is acknowledged, or None when there is
+    nothing in it to lose. The key is the Events API's event_id (the same on every retry of the event),
+    or for an interaction its trigger_id (one per delivery: a double click is two, and the engine's
+    nonce de-duplication answers the second "already done", as before)."""
+    if body.get("type") == "event_callback":
+        if thread_reply(body.get("event") or {}) and body.get("event_id"):
+            return THREAD_REPLY, f"event:{body['event_id']}"
+        return UNSTORED
+    if "command" in body and "type" not in body:
+        kind = "command"
+    else:
+        kind = str(body.get("type") or "")
+    if kind not in ("command", "shortcut", "message_action", "block_actions", "view_submission"):
+        return UNSTORED
+    if not _ours(kind, body):
+        return UNSTORED
+    once = body.get("trigger_id")
+    if not once:  # not seen from Slack, but never store without a stable key
+        once = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+    return kind, f"{kind}:{once}"
+
+
+async def _no_ack(*_args, **_kwargs) -> None:
+    """A modal's ack when its submission is replayed from the inbox: Slack's window is long gone."""
 
 
 def bot_scopes() -> list[str]:
@@ -142,6 +212,13 @@ class SlackApp:
         self.work = Interactions(
             services, self.surface, **({"submit_budget": submit_budget} if submit_budget is not None else {})
         )
+        # A fixed pool of workers and a bounded queue for everything done after the ack.
+        self.work.tasks = Tasks(
+            "slack", workers=settings.background_workers, queue_size=settings.background_queue_size
+        )
+        self.inbox = Inbox(
+            PLATFORM, services.db, settings, self.work.tasks, replay=self._replay, gave_up=self._gave_up
+        )
         token = _secret(settings.slack_bot_token)
         common = {
             "signing_secret": _secret(settings.slack_signing_secret),
@@ -172,6 +249,8 @@ class SlackApp:
             )
         self.bolt = AsyncApp(**common)
         self._socket: AsyncSocketModeHandler | None = None
+        # After Bolt's own checks (signature, workspace), before any listener and so before any ack.
+        self.bolt.middleware(self._store_first)
         self._register()
 
     # --- HTTP ---------------------------------------------------------------------------------
@@ -183,6 +262,7 @@ class SlackApp:
             app.router.add_get(REDIRECT_PATH, self.oauth_redirect)
         if _secret(self.settings.slack_app_token):
             app.on_startup.append(self._connect_socket)
+        app.on_startup.append(self._start_sweeping)
         app.on_cleanup.append(self._close)
 
     async def events(self, request: web.Request) -> web.Response:
@@ -208,16 +288,134 @@ class SlackApp:
         await self._socket.connect_async()
         log.info("slack: connected in Socket Mode")
 
+    async def _start_sweeping(self, _app: web.Application) -> None:
+        self.inbox.start()
+
     async def _close(self, _app: web.Application) -> None:
         if self._socket is not None:
             await self._socket.close_async()
+        await self.inbox.stop()
         try:  # let work already acknowledged to Slack finish, but do not hang the shutdown
             await asyncio.wait_for(self.work.tasks.drain(), SHUTDOWN_GRACE)
-        except TimeoutError:
+        except TimeoutError:  # what is unfinished is in the inbox: the next start's sweep does it
             log.warning(
                 "slack: %d background task(s) still running at shutdown", len(self.work.tasks.running)
             )
+        await self.work.tasks.close()
         await self.clients.close()
+
+    # --- the inbox: stored before the ack, processed by the bounded workers -------------------------
+
+    async def _store_first(self, body, context, next) -> BoltResponse | None:
+        """Bolt global middleware: store what must not be lost, then let the listener ack it. When it
+        cannot be stored, 503: Slack retries an event; for an interaction it shows the person an error,
+        which is the truth. A retry of something already stored is acked and not processed again."""
+        what = inbound(body)
+        if what is None:
+            await next()
+            return None
+        kind, key = what
+        try:
+            stored = await self.inbox.store(kind, key, body)
+        except Exception as exc:  # noqa: BLE001 - the database away: not stored, so not acknowledged
+            log.error("slack: could not store an inbound %s (%s): answered 503", kind, type(exc).__name__)
+            return BoltResponse(status=503, body="")
+        if not stored.new:
+            log.info("slack: an inbound %s was already stored (%s): acknowledged again", kind, stored.status)
+            return BoltResponse(status=200, body="")
+        context["inbox_item"] = Item(stored.id, kind, body)
+        await next()
+        return None
+
+    def _queue(self, context, work: Callable[[], Awaitable[None]] | None) -> None:
+        """Hand the listener's work to the workers; its inbox row is marked done when it is."""
+        if work is None:
+            return
+        item: Item | None = context.get("inbox_item")
+        if item is not None:
+            self.inbox.submit(item, work)  # when full, the row waits for the sweep
+        elif not self.work.tasks.submit(work):
+            log.warning("slack: the work queue is full: dropped work that has no inbox row")
+
+    async def _replay(self, item: Item) -> None:
+        """A row found by the sweep: the same work as its listener's, from the stored payload."""
+        body = item.payload
+        team = self._team(body, {})
+        client, _me = await self.clients.for_team(team)
+        work = self._work_for(item.kind, body, {"team_id": team}, client)
+        if work is not None:
+            await work()
+
+    def _work_for(self, kind: str, body: dict, context, client) -> Callable[[], Awaitable[None]] | None:
+        if kind == THREAD_REPLY:
+            return lambda: self._reply(body, context, client)
+        if kind == "command":
+            ix = Interaction(
+                client=client,
+                user=body.get("user_id", ""),
+                team=self._team(body, context),
+                channel=body.get("channel_id"),
+                trigger_id=body.get("trigger_id"),
+                response_url=body.get("response_url"),
+            )
+            return lambda: self.work.command(ix, body.get("text", ""))
+        if kind == "shortcut":
+            ix = self._interaction(body, context, client)
+            return lambda: self.work.command(ix, "convene")
+        if kind == "message_action":
+            return lambda: self._from_message(body, context, client)
+        if kind == "view_submission":
+            ix = self._interaction(body, context, client)
+            return lambda: self.work.submit(_no_ack, ix, body.get("view") or {})
+        if kind == "block_actions":
+            action_id = ((body.get("actions") or [{}])[0] or {}).get("action_id") or ""
+            if blocks.ENGINE_ACTION.match(action_id):
+                return lambda: self._button(body, context, client)
+            if action_id.startswith(blocks.CONFIRM_ACTION + ":"):
+                return lambda: self._confirm(body, context, client)
+            if action_id == blocks.RECHECK_ACTION:
+                return lambda: self._recheck(body, context, client)
+            if action_id == blocks.AGAIN_ACTION:
+                ix = self._interaction(body, context, client)
+                value = (body.get("actions") or [{}])[0].get("value") or "{}"
+                return lambda: self.work.again(ix, value)
+        log.warning("slack: an inbox row of kind %s has no work: left as done", kind)
+        return None
+
+    async def _gave_up(self, item: Item) -> None:
+        """A stored message that could not be processed for good: say so, never silently."""
+        body = item.payload
+        team = self._team(body, {})
+        client, _me = await self.clients.for_team(team)
+        if item.kind == THREAD_REPLY:
+            await self._not_added(body.get("event") or {}, client)
+            return
+        if item.kind in ("command", "shortcut", "message_action", "block_actions", "view_submission"):
+            ix = self._interaction(body, {"team_id": team}, client)
+            if item.kind == "command":
+                ix = replace(ix, user=body.get("user_id", ""), channel=body.get("channel_id"))
+            await self.work.tell(
+                replace(ix, view_id=None, depth=0, trigger_id=None), [], [FAILED], quiet=True
+            )
+
+    async def _not_added(self, event: dict, client: AsyncWebClient) -> None:
+        """Tell the reply's author and the discussion's chair, in the thread, that the reply is not in
+        the record: by case reference only."""
+        channel, thread_ts, user = event.get("channel", ""), event.get("thread_ts", ""), event.get("user", "")
+        case, chair = "", ""
+        try:
+            discussion_id = await self.surface.discussion_for_thread(channel, thread_ts)
+            if discussion_id is not None:
+                async with self.services.db.session() as s:
+                    d = await s.get(Discussion, discussion_id)
+                    case_ref, chair_id = (d.case_ref, d.chair_id) if d is not None else ("", None)
+                case = f" (case {case_ref})" if case_ref else ""
+                found = await self.surface.people.slack_user(chair_id) if chair_id is not None else None
+                chair = f" <@{found[2]}>" if found else ""
+        except Exception as exc:  # say it without the case reference rather than not at all
+            log.warning("slack: no case reference for a reply not added (%s)", type(exc).__name__)
+        text = NOT_ADDED.format(user=user, case=case, chair=chair)
+        await call(client, "chat.postMessage", channel=channel, thread_ts=thread_ts, text=text)
 
     # --- listeners: each acks, then works in the background --------------------------------------
 
@@ -265,24 +463,15 @@ class SlackApp:
 
     async def on_command(self, ack, body, context, client) -> None:
         await ack()
-        ix = Interaction(
-            client=client,
-            user=body.get("user_id", ""),
-            team=self._team(body, context),
-            channel=body.get("channel_id"),
-            trigger_id=body.get("trigger_id"),
-            response_url=body.get("response_url"),
-        )
-        self.work.tasks.spawn(self.work.command(ix, body.get("text", "")))
+        self._queue(context, self._work_for("command", body, context, client))
 
     async def on_shortcut(self, ack, body, context, client) -> None:
         await ack()
-        ix = self._interaction(body, context, client)
-        self.work.tasks.spawn(self.work.command(ix, "convene"))
+        self._queue(context, self._work_for("shortcut", body, context, client))
 
     async def on_message_shortcut(self, ack, body, context, client) -> None:
         await ack()
-        self.work.tasks.spawn(self._from_message(body, context, client))
+        self._queue(context, self._work_for("message_action", body, context, client))
 
     async def _from_message(self, body, context, client) -> None:
         ix = self._interaction(body, context, client)
@@ -297,7 +486,7 @@ class SlackApp:
 
     async def on_button(self, ack, body, context, client) -> None:
         await ack()
-        self.work.tasks.spawn(self._button(body, context, client))
+        self._queue(context, self._work_for("block_actions", body, context, client))
 
     async def _button(self, body, context, client) -> None:
         ix = self._interaction(body, context, client)
@@ -308,7 +497,7 @@ class SlackApp:
 
     async def on_confirm(self, ack, body, context, client) -> None:
         await ack()
-        self.work.tasks.spawn(self._confirm(body, context, client))
+        self._queue(context, self._work_for("block_actions", body, context, client))
 
     async def _confirm(self, body, context, client) -> None:
         ix = self._interaction(body, context, client)
@@ -326,7 +515,7 @@ class SlackApp:
 
     async def on_recheck(self, ack, body, context, client) -> None:
         await ack()
-        self.work.tasks.spawn(self._recheck(body, context, client))
+        self._queue(context, self._work_for("block_actions", body, context, client))
 
     async def _recheck(self, body, context, client) -> None:
         ix = self._interaction(body, context, client)
@@ -359,26 +548,34 @@ class SlackApp:
 
     async def on_again(self, ack, body, context, client) -> None:
         await ack()
-        ix = self._interaction(body, context, client)
-        self.work.tasks.spawn(self.work.again(ix, (body.get("actions") or [{}])[0].get("value") or "{}"))
+        self._queue(context, self._work_for("block_actions", body, context, client))
 
     async def on_submit(self, ack, body, context, client) -> None:
-        ix = self._interaction(body, context, client)
-        await self.work.submit(ack, ix, body.get("view") or {})
+        # Answered inside the ack (field errors, the next form), within its budget; stored first.
+        item: Item | None = context.get("inbox_item")
+        if item is not None:
+            self.inbox.in_hand.add(item.id)
+        try:
+            ix = self._interaction(body, context, client)
+            await self.work.submit(ack, ix, body.get("view") or {})
+        finally:
+            if item is not None:
+                self.inbox.in_hand.discard(item.id)
+        if item is not None:
+            await self.inbox.done(item)
 
     async def on_message(self, body, event, context, client) -> None:
-        # Only people's replies in a thread: not edits, joins, bots or top-level messages.
-        if event.get("bot_id") or event.get("subtype") not in (None, "thread_broadcast"):
-            return
-        thread_ts, ts = event.get("thread_ts"), event.get("ts")
-        if not thread_ts or thread_ts == ts or not event.get("user"):
-            return
-        self.work.tasks.spawn(self._reply(body, event, context, client))
+        # Only people's replies in a thread (stored by _store_first); not edits, joins, bots or posts.
+        if context.get("inbox_item") is not None:
+            self._queue(context, self._work_for(THREAD_REPLY, body, context, client))
 
-    async def _reply(self, body, event, context, client) -> None:
+    async def _reply(self, body, context, client) -> None:
+        """A reply in a thread: a contribution when the thread is a discussion's. Failures raise, so the
+        inbox tries again and in the end tells the author and the chair."""
+        event = body.get("event") or {}
         discussion_id = await self.surface.discussion_for_thread(event.get("channel", ""), event["thread_ts"])
         if discussion_id is None:
-            return  # a thread that is not a discussion's
+            return  # a thread that is not a discussion's: nothing to record
         ix = Interaction(
             client=client,
             user=event["user"],
@@ -386,11 +583,36 @@ class SlackApp:
             channel=event.get("channel"),
             thread_ts=event["thread_ts"],
         )
-        await self.work.reply(ix, event.get("text", ""), discussion_id, body.get("event_id"))
+        actor = await self.work.actor(client, ix.user, ix.team)
+        if actor is None:  # not in the directory: nothing to record, and they are told why
+            try:
+                await self.work.tell(ix, [], [UNKNOWN_PERSON])
+            except SlackDeliveryError as exc:
+                log.warning("slack: could not tell an unknown person why their reply was not kept: %s", exc)
+            return
+        turn = Turn(
+            actor=actor,
+            kind=TurnKind.REPLY,
+            text=reply_text(event.get("text", "")),
+            discussion_id=discussion_id,
+            channel=PLATFORM,
+            event_id=body.get("event_id"),
+            origin=ix.origin.to_dict(),
+        )
+        result = await self.services.dialogs.handle(turn)
+        try:  # recorded: what follows is telling people, which must not make it be recorded again
+            await self.work.present(result, ix, turn)
+        except Exception as exc:
+            log.error("slack: a reply was recorded but its answer failed: %s", where(exc))
 
     async def on_home(self, event, body, context, client) -> None:
-        if event.get("tab") == "home":
-            self.work.tasks.spawn(self._home(event, body, context, client))
+        if event.get("tab") == "home" and not self.work.tasks.submit(
+            lambda: self._home(event, body, context, client)
+        ):
+            log.warning(
+                "slack: the work queue is full (%d waiting): an App Home tab was not refreshed",
+                self.work.tasks.queue.qsize(),
+            )
 
     async def _home(self, event, body, context, client) -> None:
         try:

@@ -355,19 +355,6 @@ class Interactions:
             ),
         )
 
-    async def reply(self, ix: Interaction, text: str, discussion_id: int, event_id: str | None) -> None:
-        await self.run(
-            ix,
-            lambda a: Turn(
-                actor=a,
-                kind=TurnKind.REPLY,
-                text=reply_text(text),
-                discussion_id=discussion_id,
-                channel=PLATFORM,
-                event_id=event_id,
-            ),
-        )
-
     async def submit(self, ack, ix: Interaction, view: dict) -> None:
         """A modal was submitted: answer in the ack when the work is quick enough. Everything, finding
         the person and the people they picked included, runs inside the budget, so the ack always
