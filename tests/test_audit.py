@@ -81,11 +81,9 @@ async def test_verify_catches_a_rehashed_edit(db):
 
 async def test_database_errors_do_not_carry_case_details(db):
     """A failing statement's message must not echo what was being written (it may reach a log)."""
+    async with db.session() as s:
+        await audit.append(s, actor="x", channel="cli", action="t")  # stored at the commit
     with pytest.raises(DBAPIError) as caught:
         async with db.session() as s:
-            await s.execute(
-                text("UPDATE auditevent SET actor = :secret WHERE id = 1"), {"secret": "Child Name"}
-            )
-            await audit.append(s, actor="x", channel="cli", action="t")
             await s.execute(text("UPDATE auditevent SET actor = :secret"), {"secret": "Child Name"})
     assert "Child Name" not in str(caught.value)
