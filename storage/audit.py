@@ -292,9 +292,13 @@ async def _verify_legacy(session: AsyncSession, anchored: _Anchored) -> int:
     seq, hash_, anchor_id = head
     if checked > seq:
         raise _Broken(checked, last_id, "written to the old global chain after it was closed")
-    if checked < seq or prev_hash != hash_:
+    if checked < seq:
         raise _Broken(
             checked, anchor_id, "the old global chain ends before the head anchored: entries were deleted"
+        )
+    if prev_hash != hash_:
+        raise _Broken(
+            checked, anchor_id, "the old global chain's head differs from what was anchored: it was edited"
         )
     return checked
 
