@@ -134,6 +134,9 @@ def _chain_pending(session: Session) -> None:
     pending = [row for _, row in session.info.pop(_PENDING, [])]
     if not pending:
         return
+    # The transaction's own changes first: after the first chain lock it writes audit entries only,
+    # which wait for no other transaction (see the module's docstring).
+    session.flush()
     postgresql = session.get_bind().dialect.name == "postgresql"
     for chain in sorted({row.chain for row in pending if row.chain is not None}):
         if postgresql:

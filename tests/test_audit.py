@@ -432,3 +432,23 @@ async def test_a_broken_constraint_is_not_transient(db):
             await s.execute(text("INSERT INTO inboundevent VALUES ('cli', 'x', '2026-01-01 00:00:00+00')"))
             await s.execute(text("INSERT INTO inboundevent VALUES ('cli', 'x', '2026-01-01 00:00:00+00')"))
     assert db_module.failure(caught.value) is None
+
+
+async def test_transactions_writing_several_discussions_in_any_order_do_not_deadlock(db):
+    """A series refresh closes other discussions, a reminders sweep audits many: whatever order the
+    entries are appended in, the chains are locked in one order, at the commit."""
+
+    async def turn(i):
+        order = [1, 2, 3] if i % 2 else [3, 2, 1]
+        async with db.session() as s:
+            for discussion_id in order:
+                await audit.append(
+                    s, actor=f"person:{i}", channel="cli", action="t", discussion_id=discussion_id
+                )
+                await asyncio.sleep(0)  # let the others interleave
+
+    await asyncio.wait_for(asyncio.gather(*(turn(i) for i in range(10))), timeout=60)
+    for discussion_id in (1, 2, 3):
+        assert [r.seq for r in await _chain(db, f"discussion:{discussion_id}")] == list(range(1, 11))
+    result = await _verify(db)
+    assert result.ok and result.checked == 30, result
