@@ -172,16 +172,14 @@ async def anchor(session: AsyncSession) -> int:
         )
     ).scalar()
     since = None if last is None else last.at - ANCHOR_MARGIN
-    moved = select(col(AuditEvent.chain), func.max(col(AuditEvent.seq)).label("seq")).where(
-        col(AuditEvent.chain).like("discussion:%")
-    )
+    # Chains with an entry written since shortly before the last anchor (all of them at the first).
+    moved = select(col(AuditEvent.chain)).where(col(AuditEvent.chain).like("discussion:%"))
     if since is not None:
         moved = moved.where(col(AuditEvent.at) >= since)
-    moved_sq = moved.group_by(col(AuditEvent.chain)).subquery()
-    # The head of each chain with a recent entry (the newest entry, whenever it was written).
+    # Their heads: the newest entry of each, whenever it was written.
     latest = (
         select(col(AuditEvent.chain), func.max(col(AuditEvent.seq)).label("seq"))
-        .where(col(AuditEvent.chain).in_(select(moved_sq.c.chain)))
+        .where(col(AuditEvent.chain).in_(moved.distinct()))
         .group_by(col(AuditEvent.chain))
         .subquery()
     )
