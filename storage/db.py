@@ -154,13 +154,14 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A reader's session: one consistent snapshot, never committed. It takes no write lock, so it
-        neither waits for writers nor holds them up: on SQLite it BEGINs deferred, on PostgreSQL the
-        transaction is READ ONLY (a write in it fails)."""
+        neither waits for writers nor holds them up: on SQLite it BEGINs deferred (WAL keeps its
+        snapshot), on PostgreSQL the transaction is REPEATABLE READ (one snapshot; a read-only one is
+        never refused for serialization) and READ ONLY (a write in it fails)."""
         async with self.engine.connect() as conn:
             conn = await conn.execution_options(**{_READER: True})
             async with conn.begin() as transaction:
                 if self.dialect == "postgresql":
-                    await conn.execute(text("SET TRANSACTION READ ONLY"))
+                    await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
                 async with self.sessions(bind=conn, join_transaction_mode="rollback_only") as session:
                     try:
                         yield session

@@ -360,6 +360,17 @@ async def test_a_writer_does_not_block_a_reader_on_sqlite(sqlite_db):
     assert result.ok and result.checked == 1
 
 
+async def test_a_reader_sees_one_snapshot(db):
+    await _append(db, 1)
+    count = select(func.count()).select_from(AuditEvent)
+    async with db.read() as reader:
+        before = (await reader.execute(count)).scalar_one()
+        await asyncio.wait_for(_append_action(db, 1, "written"), timeout=3)
+        assert (await reader.execute(count)).scalar_one() == before == 1
+    async with db.read() as reader:
+        assert (await reader.execute(count)).scalar_one() == 2
+
+
 async def test_a_reader_cannot_write_on_postgresql(pg_schema):
     db = pg_database(pg_schema)
     try:
