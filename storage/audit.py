@@ -51,6 +51,7 @@ ANCHOR_MARGIN = timedelta(minutes=10)
 # PostgreSQL advisory locks come in a one-bigint and a two-int key space; the chains use the
 # two-int one, (this class, discussion id or 0 for the council chain), so no other lock collides.
 _PG_LOCK_CLASS = 0x53545241  # "STRA"
+_PG_GLOBAL_LOCK_KEY = 0x5354524154  # "STRAT": lock()'s one-bigint key, as before
 _PENDING = "storage.audit.pending"  # session.info key: entries waiting for the commit
 
 
@@ -79,9 +80,15 @@ def _digest(row: AuditEvent) -> str:
 
 
 async def lock(session: AsyncSession) -> None:
-    """Formerly the trail's one global write lock. It takes no lock now (each chain is locked while
-    the transaction commits, see the module's docstring) and is kept only for callers not yet
-    changed; do not call it in new code."""
+    """The old global write lock (PostgreSQL; SQLite's BEGIN IMMEDIATE serialises writers anyway).
+
+    The audit trail no longer needs it: `append` takes no global lock and the engine's turns do not
+    take this. It is kept, unchanged, for the reminders sweep (dialogs/reminders.py), which relies on
+    it for something else: sweeps in two processes insert outbox rows for the same recipients, and
+    the outbox sends a recipient's messages in id order, so their ids must commit in order, which
+    this lock (held to the commit) ensures. Give the outbox an ordering of its own, then drop this."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_GLOBAL_LOCK_KEY})
 
 
 async def append(
