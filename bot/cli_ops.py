@@ -62,7 +62,7 @@ async def _due(args, settings: Settings) -> int:
     procedure = load_procedure(settings.procedure_file)
     db = await _open_db(settings)
     try:
-        async with db.session() as session:
+        async with db.read() as session:  # a listing: no write lock, so it holds up no turn
             rows = await due_listing(session, at=at, tz=settings.timezone)
     finally:
         await db.dispose()

@@ -63,7 +63,6 @@ class Dialogs:
             return Result((notice(turn.actor, "Sorry, I did not understand that. Try *help*."),))
         try:
             async with self.db.session() as session:
-                await audit.lock(session)  # the first lock every writer takes (see storage.audit.lock)
                 if turn.event_id and not await first_delivery(session, turn.channel, turn.event_id):
                     # A retried or double-clicked delivery: already handled once.
                     again = () if turn.kind == TurnKind.REPLY else (notice(turn.actor, ALREADY_DONE),)

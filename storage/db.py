@@ -1,10 +1,12 @@
 """The async engine and sessions, for SQLite (embedded default) and PostgreSQL (production)."""
 
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -37,7 +39,7 @@ def create_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> Asyn
         event.listen(
             engine.sync_engine, "connect", _sqlite_pragmas if foreign_keys else _sqlite_pragmas_no_fk
         )
-        event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
 
 
@@ -53,15 +55,81 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry, foreign_keys:
     cur.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
     cur.execute("PRAGMA busy_timeout=5000")
     cur.close()
-    # Let SQLAlchemy, not the driver, decide when transactions begin (see _sqlite_begin_immediate).
+    # Let SQLAlchemy, not the driver, decide when transactions begin (see _sqlite_begin).
     dbapi_conn.isolation_level = None
 
 
-def _sqlite_begin_immediate(conn: Connection) -> None:
-    # Take the write lock at BEGIN: a transaction that reads and then writes (the audit chain, the
-    # scheduler's claim) would otherwise fail with "database is locked" when another writer got in
-    # between. Readers are not blocked in WAL mode.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+_READER = "storage_reader"  # the execution option Database.read() sets on its connection
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # A writer takes the write lock at BEGIN: a transaction that reads and then writes (the audit
+    # chain, the scheduler's claim) would otherwise fail with "database is locked" when another
+    # writer got in between; it waits up to busy_timeout for the lock instead. A reader (see
+    # Database.read) begins deferred: in WAL mode it reads a snapshot and neither waits for nor
+    # blocks the writer.
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READER) else "BEGIN IMMEDIATE")
+
+
+class Failure(StrEnum):
+    """Why a database call failed, when it was not the statement's own fault."""
+
+    CONTENTION = "contention"  # a lock or a conflict with another writer: run the transaction again
+    OUTAGE = "outage"  # the database cannot be reached: report it; retrying at once will not help
+
+
+_CONTENTION_SQLSTATES = {"40001", "40P01", "55P03"}  # serialization failure, deadlock, lock not available
+_OUTAGE_SQLSTATES = {"57P01", "57P02", "57P03", "53300"}  # shut down, crashed, starting, too many clients
+_SQLITE_CONTENTION = {"SQLITE_BUSY", "SQLITE_LOCKED"}
+_SQLITE_OUTAGE = {"SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_FULL"}
+
+
+def failure(exc: BaseException) -> Failure | None:
+    """CONTENTION, OUTAGE, or None for anything else (a bug, a constraint, bad SQL: not transient).
+
+    Looks through SQLAlchemy's wrapper to the driver's error and its causes."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        err = todo.pop()
+        if err is None or id(err) in seen:
+            continue
+        seen.add(id(err))
+        if getattr(err, "connection_invalidated", False):
+            return Failure.OUTAGE
+        code = getattr(err, "sqlstate", None) or getattr(err, "pgcode", None)
+        if isinstance(code, str):
+            if code in _CONTENTION_SQLSTATES:
+                return Failure.CONTENTION
+            if code.startswith("08") or code in _OUTAGE_SQLSTATES:
+                return Failure.OUTAGE
+        if isinstance(err, sqlite3.Error):
+            name = getattr(err, "sqlite_errorname", "")
+            message = str(err).lower()
+            if name in _SQLITE_CONTENTION or "database is locked" in message or "is busy" in message:
+                return Failure.CONTENTION
+            if name in _SQLITE_OUTAGE or "unable to open database" in message:
+                return Failure.OUTAGE
+        if isinstance(err, OSError | TimeoutError) or type(err).__name__ in _ASYNCPG_OUTAGES:
+            return Failure.OUTAGE
+        todo += [getattr(err, "orig", None), err.__cause__, err.__context__]
+    return None
+
+
+# asyncpg's errors for a lost or unusable connection (by name: asyncpg is only there for PostgreSQL).
+_ASYNCPG_OUTAGES = {"ConnectionDoesNotExistError", "ConnectionFailureError", "CannotConnectNowError"}
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Lock contention (SQLite busy or locked; PostgreSQL serialization failure, deadlock, lock not
+    available): the transaction was rolled back and may simply be run again. A database that cannot
+    be reached is not this: see is_outage."""
+    return failure(exc) is Failure.CONTENTION
+
+
+def is_outage(exc: BaseException) -> bool:
+    """The database cannot be reached (refused, lost, shutting down, the file cannot be opened)."""
+    return failure(exc) is Failure.OUTAGE
 
 
 class Database:
@@ -78,9 +146,27 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session in a transaction: committed on success, rolled back on error."""
+        """A writer's session in a transaction: committed on success, rolled back on error. On SQLite
+        it holds the database's write lock from BEGIN (waiting up to busy_timeout for it)."""
         async with self.sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A reader's session: one consistent snapshot, never committed. It takes no write lock, so it
+        neither waits for writers nor holds them up: on SQLite it BEGINs deferred (WAL keeps its
+        snapshot), on PostgreSQL the transaction is REPEATABLE READ (one snapshot; a read-only one is
+        never refused for serialization) and READ ONLY (a write in it fails)."""
+        async with self.engine.connect() as conn:
+            conn = await conn.execution_options(**{_READER: True})
+            async with conn.begin() as transaction:
+                if self.dialect == "postgresql":
+                    await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+                async with self.sessions(bind=conn, join_transaction_mode="rollback_only") as session:
+                    try:
+                        yield session
+                    finally:
+                        await transaction.rollback()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -291,15 +291,21 @@ class InboundEvent(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """Append-only; each row carries the hash of the one before it (see storage.audit)."""
+    """Append-only; each row carries the hash of the one before it in its chain (see storage.audit)."""
+
+    # Two writers of one chain cannot both take the same place in it (no fork).
+    __table_args__ = (Index("ix_auditevent_chain_seq", "chain", "seq", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
-    at: datetime = _now()
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     actor: str = Field(max_length=200)  # person id or "system"
     channel: str = Field(max_length=20)  # slack | teams | playground | cli | scheduler
     action: str = Field(max_length=60)
     discussion_id: int | None = Field(default=None, index=True)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # "discussion:<id>" or "council"; NULL for the one global chain written before migration 0007.
+    chain: str | None = Field(default=None, max_length=40)
+    seq: int | None = None  # 1, 2, 3, ... within the chain; NULL before migration 0007
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
 

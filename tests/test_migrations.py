@@ -43,3 +43,34 @@ async def test_models_match_migrations(db):
     async with db.engine.connect() as conn:
         changes = await conn.run_sync(diff)
     assert changes == []
+
+
+async def _downgrade(db, target):
+    from alembic import command
+
+    def run(connection):
+        cfg = migrate.alembic_config()
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, target)
+
+    async with db.engine.begin() as conn:
+        await conn.run_sync(run)
+
+
+async def test_audit_chains_go_back_only_while_the_trail_has_no_chained_entries(db):
+    """0007 can be undone on an empty trail; once entries are chained per discussion the previous
+    release could not verify them, and the append-only trail cannot drop them: refused."""
+    from storage import audit
+
+    await _downgrade(db, "0004")
+    assert await migrate.current_revision(db) == "0004"
+    await migrate.upgrade(db)
+    async with db.session() as s:
+        await audit.append(s, actor="system", channel="cli", action="t", discussion_id=1)
+    try:
+        await _downgrade(db, "0004")
+    except RuntimeError as exc:
+        assert "per-discussion chains" in str(exc)
+    else:
+        raise AssertionError("went back to 0004 with chained entries")
+    assert await migrate.current_revision(db) == migrate.head_revision()

@@ -7,9 +7,13 @@ beside it). On SQLite a copy of it is upgraded in place; on PostgreSQL a fresh s
 
 The old data is read with plain SQL and compared as plain values, so this test does not depend on
 the current models: from the project it uses only storage.migrate, storage.db.Database and
-storage.audit.verify.
+storage.audit (verify, and append/anchor to write after the upgrade).
+
+The audit trail the release wrote must still prove itself after the upgrade (migration 0007 keeps it
+as the old global chain and anchors its head): tampering with it afterwards is still caught.
 """
 
+import hashlib
 import json
 import shutil
 import uuid
@@ -19,10 +23,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy import text
 
-from storage import migrate
+from storage import audit, migrate
 from storage.audit import verify
 from storage.db import Database
 from tests.conftest import _pg, pg_database
@@ -333,7 +338,126 @@ async def test_postgresql_database_of_the_previous_release_upgrades_with_nothing
         assert_nothing_lost(before, await snapshot(db), renamed={}, transformed={})
         await migrate.upgrade(db)
         await assert_upgraded(db, before)
+        await assert_old_trail_guarded(db, "delete the last")
     finally:
         await db.dispose()
         await fixture.dispose()
         await _pg(f"DROP SCHEMA {schema} CASCADE")
+
+
+# --- the release's audit trail after the upgrade -------------------------------------------------
+
+
+def _old_digest(row: dict[str, Any]) -> str:
+    """How release 0003 hashed an entry (what someone rewriting the old trail would compute)."""
+    body = {k: row[k] for k in ("actor", "channel", "action", "discussion_id", "detail", "prev_hash")}
+    body["at"] = row["at"].isoformat()
+    return hashlib.sha256(
+        json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
+    ).hexdigest()
+
+
+async def _old_rows(db: Database) -> list[dict[str, Any]]:
+    async with db.engine.connect() as conn:
+        rows = await conn.execute(text("SELECT * FROM auditevent WHERE chain IS NULL ORDER BY id"))
+        return [
+            {
+                **row,
+                "at": normalise("datetime", row["at"], db.dialect),
+                "detail": normalise("json", row["detail"], db.dialect),
+            }
+            for row in rows.mappings()
+        ]
+
+
+async def _tamper(db: Database, *statements: tuple[str, dict[str, Any]]) -> None:
+    """Someone with direct database access: the append-only triggers off, the change, triggers on."""
+    async with db.engine.begin() as conn:
+        if db.dialect == "sqlite":
+            await conn.execute(text("DROP TRIGGER IF EXISTS auditevent_no_update"))
+            await conn.execute(text("DROP TRIGGER IF EXISTS auditevent_no_delete"))
+        else:
+            await conn.execute(text("ALTER TABLE auditevent DISABLE TRIGGER auditevent_append_only"))
+        for sql, params in statements:
+            await conn.execute(text(sql), params)
+        if db.dialect == "postgresql":
+            await conn.execute(text("ALTER TABLE auditevent ENABLE TRIGGER auditevent_append_only"))
+
+
+TAMPERING = ["edit one", "delete one", "delete the last", "rehash the last", "add one"]
+
+
+async def assert_old_trail_guarded(db: Database, tampering: str) -> None:
+    """New entries chain per discussion beside the old trail; then `tampering` with the old trail
+    is caught."""
+    old = await _old_rows(db)
+    assert len(old) > 3
+    async with db.session() as session:
+        await audit.append(session, actor="system", channel="cli", action="test.after", discussion_id=1)
+        await audit.append(session, actor="system", channel="cli", action="test.after")
+    async with db.session() as session:
+        assert await audit.anchor(session) == 1
+    async with db.read() as session:
+        result = await verify(session)
+    assert result.ok and result.checked == len(old) + 4, result  # + 0007's anchor, 2 entries, an anchor
+    async with db.engine.connect() as conn:
+        closed_by = (
+            await conn.execute(text("SELECT id FROM auditevent WHERE chain = 'council' AND seq = 1"))
+        ).scalar_one()
+    middle, last = old[len(old) // 2], old[-1]
+    if tampering == "edit one":
+        await _tamper(db, ("UPDATE auditevent SET actor = 'person:666' WHERE id = :id", {"id": middle["id"]}))
+        expected = middle["id"], "changed"
+    elif tampering == "delete one":
+        await _tamper(db, ("DELETE FROM auditevent WHERE id = :id", {"id": middle["id"]}))
+        expected = old[len(old) // 2 + 1]["id"], "deleted"
+    elif tampering == "delete the last":
+        await _tamper(db, ("DELETE FROM auditevent WHERE id = :id", {"id": last["id"]}))
+        expected = closed_by, "deleted"
+    elif tampering == "rehash the last":
+        forged = _old_digest({**last, "actor": "person:666"})
+        await _tamper(
+            db,
+            (
+                "UPDATE auditevent SET actor = 'person:666', hash = :h WHERE id = :id",
+                {"h": forged, "id": last["id"]},
+            ),
+        )
+        expected = closed_by, "edited"  # the anchored head is no longer there
+    else:  # an entry chained onto the old trail, as the release would have written it
+        row = {**last, "id": None, "actor": "person:666", "prev_hash": last["hash"], "detail": {}}
+        row["hash"] = _old_digest(row)
+        await _tamper(
+            db,
+            (
+                "INSERT INTO auditevent (at, actor, channel, action, discussion_id, detail, prev_hash, hash)"
+                " VALUES (:at, :actor, :channel, :action, :discussion_id, '{}', :prev_hash, :hash)",
+                {k: row[k] for k in ("actor", "channel", "action", "discussion_id", "prev_hash", "hash")}
+                | {
+                    "at": row["at"]
+                    if db.dialect == "postgresql"
+                    else row["at"].strftime("%Y-%m-%d %H:%M:%S.%f")
+                },
+            ),
+        )
+        async with db.engine.connect() as conn:
+            added = (
+                await conn.execute(text("SELECT max(id) FROM auditevent WHERE chain IS NULL"))
+            ).scalar_one()
+        expected = added, "closed"
+    async with db.read() as session:
+        result = await verify(session)
+    assert (result.broken_at, result.ok) == (expected[0], False), (tampering, result)
+    assert expected[1] in (result.problem or ""), (tampering, result)
+
+
+@pytest.mark.parametrize("tampering", TAMPERING)
+async def test_the_release_audit_trail_is_still_guarded_after_the_upgrade(tmp_path, tampering):
+    path = tmp_path / "release.sqlite"
+    shutil.copyfile(FIXTURE, path)
+    db = Database(f"sqlite:///{path}")
+    try:
+        await migrate.upgrade(db)
+        await assert_old_trail_guarded(db, tampering)
+    finally:
+        await db.dispose()
