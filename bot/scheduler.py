@@ -31,7 +31,7 @@ from bot.delivery import Router
 from bot.outbound import OutboxSender, SendReport
 from dialogs import handover, reminders
 from dialogs.procedure import Procedure
-from storage import claims, refs
+from storage import audit, claims, refs
 from storage.db import Database
 from storage.types import utcnow
 
@@ -91,6 +91,7 @@ class Scheduler:
         self._aps: AsyncIOScheduler | None = None
         self._running: asyncio.Task | None = None
         self._forgot_at: datetime | None = None  # when old event ids were last pruned
+        self._anchored_at: datetime | None = None  # when the audit chains were last anchored
 
     @classmethod
     def from_services(cls, services, **overrides) -> Scheduler:
@@ -128,7 +129,23 @@ class Scheduler:
         if self.send:
             await self.drain(report)
         await self._forget_old_events()
+        await self._anchor(report)
         return report
+
+    async def _anchor(self, report: TickReport) -> None:
+        """Record each discussion's audit chain head in the council chain (storage.audit.anchor), so
+        that a chain's tail cannot be cut off unseen. Once a minute is plenty; nothing is written when
+        no chain moved."""
+        real = utcnow()
+        if self._anchored_at is not None and real - self._anchored_at < timedelta(minutes=1):
+            return
+        try:
+            async with self.db.session() as session:
+                await audit.anchor(session)
+            self._anchored_at = real
+        except Exception as exc:
+            log.exception("could not anchor the audit chains; the next sweep tries again")
+            report.errors.append(type(exc).__name__)
 
     async def _forget_old_events(self) -> None:
         """Platforms retry for minutes, not days: event ids older than a week can go. Hourly is plenty,

@@ -13,12 +13,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from dialogs import deadlines
 from dialogs.cards_json import card_to_dict
@@ -27,12 +28,16 @@ from dialogs.model import Actor, Card, Ref, Result, Target, TargetKind, Turn, Tu
 from dialogs.procedure import Procedure
 from dialogs.validate import DialogError, Stale
 from storage import audit, outbox
-from storage.db import Database
+from storage.db import Database, is_transient
 from storage.models import Decision, Discussion, InboundEvent, Participant, Person, Series
 from storage.refs import first_delivery
 
+if TYPE_CHECKING:
+    from dialogs.flows.registry import Handler
+
 log = logging.getLogger(__name__)
 
+CONTENTION_ATTEMPTS = 4  # tries of a turn that lost a lock to another writer
 ALREADY_DONE = "That was already done."  # the answer to a retried or double-clicked delivery
 
 
@@ -62,29 +67,44 @@ class Dialogs:
         if handler is None:
             return Result((notice(turn.actor, "Sorry, I did not understand that. Try *help*."),))
         try:
-            async with self.db.session() as session:
-                if turn.event_id and not await first_delivery(session, turn.channel, turn.event_id):
-                    # A retried or double-clicked delivery: already handled once.
-                    again = () if turn.kind == TurnKind.REPLY else (notice(turn.actor, ALREADY_DONE),)
-                    return Result(again, duplicate=True)
-                ctx = Ctx(self, session, turn, self.now())
-                await ctx.load_discussion()
-                await handler.check(ctx)
-                cards = await handler.fn(ctx)
-                queued = await queue_cards(session, cards, turn, ctx.discussion)
-                if not ctx.did_change and turn.event_id:
-                    # Nothing changed: the same button or form may be used again.
-                    await session.execute(
-                        delete(InboundEvent).where(
-                            col(InboundEvent.platform) == turn.channel,
-                            col(InboundEvent.event_id) == turn.event_id,
-                        )
-                    )
-                return Result(tuple(cards), changed=ctx.did_change, queued=tuple(queued))
+            # Two writers locking rows in opposite orders (a turn closing another discussion of its
+            # series while that one is acted on), or SQLite's busy timeout running out: the database
+            # rolled the turn back whole, so running it again is safe and the person need not know.
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(CONTENTION_ATTEMPTS),
+                wait=wait_random_exponential(multiplier=0.05, max=1.0),
+                retry=retry_if_exception(is_transient),
+                reraise=True,
+            ):
+                with attempt:
+                    return await self._run(handler, turn)
         except Stale as exc:  # rolled back: nothing of the stale submission was stored
             return Result((exc.answer(turn.actor.person_id),))
         except DialogError as exc:
             return Result((notice(turn.actor, str(exc)),))
+        raise AssertionError("unreachable: the retries return or raise")
+
+    async def _run(self, handler: Handler, turn: Turn) -> Result:
+        """The turn in one transaction."""
+        async with self.db.session() as session:
+            if turn.event_id and not await first_delivery(session, turn.channel, turn.event_id):
+                # A retried or double-clicked delivery: already handled once.
+                again = () if turn.kind == TurnKind.REPLY else (notice(turn.actor, ALREADY_DONE),)
+                return Result(again, duplicate=True)
+            ctx = Ctx(self, session, turn, self.now())
+            await ctx.load_discussion()
+            await handler.check(ctx)
+            cards = await handler.fn(ctx)
+            queued = await queue_cards(session, cards, turn, ctx.discussion)
+            if not ctx.did_change and turn.event_id:
+                # Nothing changed: the same button or form may be used again.
+                await session.execute(
+                    delete(InboundEvent).where(
+                        col(InboundEvent.platform) == turn.channel,
+                        col(InboundEvent.event_id) == turn.event_id,
+                    )
+                )
+            return Result(tuple(cards), changed=ctx.did_change, queued=tuple(queued))
 
 
 def lane(card: Card) -> str:
