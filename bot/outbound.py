@@ -94,7 +94,7 @@ class OutboxSender:
         report = SendReport()
         if not ids:
             return report
-        async with self.db.session() as session:
+        async with self.db.read() as session:
             query = select(col(Outbox.recipient_key)).where(col(Outbox.id).in_(list(ids))).distinct()
             recipients = set((await session.execute(query)).scalars())
         await self.drain(report, recipients=recipients)

@@ -126,7 +126,7 @@ class Interactions:
     # --- who ----------------------------------------------------------------------------------
 
     async def actor(self, client: AsyncWebClient, user_id: str, team_id: str | None) -> Actor | None:
-        async with self.services.db.session() as s:
+        async with self.services.db.read() as s:
             actor = await directory.resolve(s, PLATFORM, user_id, team_id or "")
         if actor is not None:
             return actor
@@ -154,7 +154,7 @@ class Interactions:
         fields, errors = {}, {}
         for input_id, user_ids in users.items():
             ids = []
-            async with self.services.db.session() as s:
+            async with self.services.db.read() as s:
                 for user_id in user_ids:
                     actor = await directory.resolve(s, PLATFORM, user_id, team_id or "")
                     if actor is None:

@@ -25,11 +25,11 @@ class Refs:
         self.db = db
 
     async def find(self, kind: str, discussion_id: int) -> ConversationRef | None:
-        async with self.db.session() as s:
+        async with self.db.read() as s:
             return await refs.find_ref(s, platform=PLATFORM, kind=kind, discussion_id=discussion_id)
 
     async def by_key(self, kind: str, key: str) -> ConversationRef | None:
-        async with self.db.session() as s:
+        async with self.db.read() as s:
             return await refs.find_by_key(s, platform=PLATFORM, kind=kind, key=key)
 
     async def save(

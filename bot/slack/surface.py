@@ -105,7 +105,7 @@ class SlackSurface:
         return await self.people.lookup(client, me, person)
 
     async def chair_of(self, discussion_id: int) -> int | None:
-        async with self.db.session() as s:
+        async with self.db.read() as s:
             d = await s.get(Discussion, discussion_id)
             return d.chair_id if d is not None else None
 

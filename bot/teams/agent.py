@@ -146,7 +146,7 @@ class TeamsAgent(ActivityHandler):
         # Anything else in a channel is people talking among themselves: not for the bot.
 
     async def _discussion_of(self, place: Place) -> int | None:
-        async with self.services.db.session() as session:
+        async with self.services.db.read() as session:
             ref = await refs.find_by_key(
                 session, platform=conversations.PLATFORM, kind="thread", key=place.conversation_id
             )

@@ -16,7 +16,7 @@ from storage.db import Database
 async def route(db: Database, settings: Settings, card: Card) -> Place | None:
     """The conversation a proactive turn for this card opens in (any one with the right service URL)."""
     t = card.target
-    async with db.session() as session:
+    async with db.read() as session:
         if t.kind == TargetKind.MAIN_POST:
             found = await place_for(session, "discussion_post", discussion_id=t.discussion_id)
             return found[0] if found else await channel_place(session, settings, "duty")

@@ -1,7 +1,7 @@
 """The bot with Slack configured, in a process of its own, for the crash tests (test_crash.py).
 
-Serves the real web app (Bolt, the scheduler sending the outbox every half second with a 2-second
-lease) on 127.0.0.1:PORT against the stand-in Slack at --api, with the clock set to --at. Prints
+Serves the real web app (Bolt, the inbox and the scheduler sweeping every half second with 2-second
+leases) on 127.0.0.1:PORT against the stand-in Slack at --api, with the clock set to --at. Prints
 "ready" once it listens, then runs until it is killed.
 """
 
@@ -23,9 +23,9 @@ from tests.slack.conftest import slack_settings  # noqa: E402
 
 
 async def serve(args: argparse.Namespace) -> None:
-    settings = slack_settings(
-        args.db, args.api, scheduler_enabled=True, scheduler_interval_seconds=0.5, scheduler_lease_seconds=2
-    )
+    quick = {"scheduler_interval_seconds": 0.5, "scheduler_lease_seconds": 2}
+    quick |= {"inbox_sweep_seconds": 0.5, "inbox_lease_seconds": 2}  # a dead process's rows come back soon
+    settings = slack_settings(args.db, args.api, scheduler_enabled=True, **quick)
     extra = {"connect_args": {"server_settings": {"search_path": args.schema}}} if args.schema else {}
     db = Database(args.db, **extra)
     at = datetime.fromisoformat(args.at)

@@ -19,7 +19,7 @@ from aiohttp import ClientSession
 from sqlalchemy import func, select
 
 from dialogs import directory
-from storage.models import Circulation, Contribution, Discussion, Outbox
+from storage.models import Circulation, Contribution, Discussion, InboxItem, Outbox
 from tests.conftest import REPO
 from tests.slack.conftest import Sent, SlackHarness
 from tests.slack.standin import BOT_USER, TEAM
@@ -74,14 +74,11 @@ class ProcessHarness(SlackHarness):
         deadline, calls, quiet_since = loop.time() + limit, -1, loop.time()
         while loop.time() < deadline:
             await asyncio.sleep(0.1)
-            async with self.services.db.session() as s:
-                pending = (
-                    await s.execute(
-                        select(func.count())
-                        .select_from(Outbox)
-                        .where(Outbox.status == "pending", Outbox.kind == "turn")
-                    )
-                ).scalar_one()
+            async with self.services.db.read() as s:
+                # A turn's cards not yet sent, and replies stored but not yet worked off.
+                outbox = select(func.count()).where(Outbox.status == "pending", Outbox.kind == "turn")
+                inbox = select(func.count()).where(InboxItem.status == "pending")
+                pending = (await s.execute(outbox)).scalar_one() + (await s.execute(inbox)).scalar_one()
             if len(self.standin.calls) != calls or pending:
                 calls, quiet_since = len(self.standin.calls), loop.time()
             elif loop.time() - quiet_since > 0.6:
