@@ -79,7 +79,8 @@ class Inbox:
 
     async def store(self, kind: str, key: str, payload: dict[str, Any]) -> inbox.Stored:
         """One transaction, no retry: when it fails the platform is answered non-2xx and sends again."""
-        async with self.db.engine.begin() as connection:  # no ORM session: the ack waits for this
+        # No ORM session: the ack waits for this.
+        async with self.db.writing(), self.db.engine.begin() as connection:
             return await inbox.store(
                 connection,
                 platform=self.platform,
