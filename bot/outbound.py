@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import col
 
+from bot.background import retrying
 from bot.delivery import DeliveryError, Router
 from dialogs.cards_json import card_from_dict
 from dialogs.model import Card, Target, TargetKind
@@ -119,7 +120,14 @@ class OutboxSender:
                 )
             if not heads:
                 break
-            await asyncio.gather(*(self._lane(head, report) for head in heads))
+            outcomes = await asyncio.gather(
+                *(self._lane(head, report) for head in heads), return_exceptions=True
+            )
+            for failed in (o for o in outcomes if isinstance(o, Exception)):
+                # The database went away mid-lane: the claimed rows come back after their lease.
+                log.error(
+                    "outbox: a lane stopped (%s); its rows are sent after the lease", type(failed).__name__
+                )
         return report
 
     async def _lane(self, row: claims.ClaimedOutbox, report: SendReport) -> None:
@@ -176,13 +184,16 @@ class OutboxSender:
                     )
                     next_row = await self._next(session, row.recipient_key)
                 continue
-            async with self.db.session() as session:
-                if not await outbox.mark_sent(
-                    session, row.id, worker=self.worker_id, surface=surface, at=utcnow()
-                ):
-                    log.warning("outbox %s was sent after this process's claim lapsed", row.id)
-                report.sent += 1
-                next_row = await self._next(session, row.recipient_key)
+            # Sent: a database blip now must not leave the row to be sent again after the lease.
+            async for attempt in retrying():
+                with attempt:
+                    async with self.db.session() as session:
+                        if not await outbox.mark_sent(
+                            session, row.id, worker=self.worker_id, surface=surface, at=utcnow()
+                        ):
+                            log.warning("outbox %s was sent after this process's claim lapsed", row.id)
+                        next_row = await self._next(session, row.recipient_key)
+            report.sent += 1
 
     async def _next(self, session, recipient_key: str) -> claims.ClaimedOutbox | None:
         real = utcnow()

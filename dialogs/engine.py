@@ -138,6 +138,7 @@ async def queue_cards(
     # The turn holds its discussion's row lock, and every turn queueing to that discussion's lane
     # takes it: ids follow commit order there without the outbox's global lock.
     mine = discussion is not None and all(c.target.discussion_id == discussion.id for c in others)
+    await session.flush()  # the turn's row locks first: nothing may be flushed after the outbox's lock
     return await outbox.add(session, messages, ordered=mine)
 
 

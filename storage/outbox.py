@@ -93,7 +93,7 @@ async def add(session: AsyncSession, messages: list[Message], *, ordered: bool =
 
 async def replace_if_superseded(session: AsyncSession, id: int, *, worker: str) -> bool:
     """Mark a claimed row REPLACED when a later pending row to the same recipient carries a card with
-    the same key and came from the same surface: sending the later one alone has the same effect (a
+    the same key and the same origin: sending the later one alone has the same effect (a
     keyed card is updated in place), so a burst of redraws of one post becomes one update."""
     row = await get(session, id)
     if row is None or row.card_key is None or row.claimed_by != worker:
@@ -105,14 +105,12 @@ async def replace_if_superseded(session: AsyncSession, id: int, *, worker: str) 
         col(later.card_key) == row.card_key,
         col(later.id) > id,
     )
+    # Only by a card from the same place: a post not yet made is made where its origin says, so a
+    # redraw from somewhere else (another channel, another surface) must not take its place.
     origins = (await session.execute(newer.limit(20))).scalars().all()
-    if not any(row.origin is None or _surface(o) == _surface(row.origin) for o in origins):
+    if row.origin not in origins:
         return False
     return await _finish(session, id, worker, status=REPLACED)
-
-
-def _surface(origin: dict[str, Any] | None) -> str | None:
-    return (origin or {}).get("surface")
 
 
 async def get(session: AsyncSession, id: int) -> Outbox | None:

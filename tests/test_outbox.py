@@ -328,14 +328,14 @@ class WithOrigin(Scripted):
         await super().deliver(card)
 
 
-def _redraw(version: int, surface: str) -> outbox.Message:
+def _redraw(version: int, surface: str, channel: str = "C1") -> outbox.Message:
     card = Card(target=Target(TargetKind.MAIN_POST, discussion_id=7), title=f"v{version}", key="discussion:7")
     return outbox.Message(
         card=card_to_dict(card),
         recipient_key="discussion:7",
         kind="turn",
         card_key=card.key,
-        origin={"surface": surface, "channel": f"C{version}"},
+        origin={"surface": surface, "channel": channel},
     )
 
 
@@ -343,19 +343,24 @@ async def test_a_burst_of_redraws_of_one_post_is_sent_once_with_its_origin(db):
     surface = WithOrigin()
     surface.name = "slack"
     async with db.session() as s:
-        # Four redraws from Slack turns, then one from another surface (its origin means nothing to
-        # Slack, so the Slack redraw before it must still go), then a prompt without a key.
-        ids = await outbox.add(s, [_redraw(n, "slack") for n in range(1, 5)] + [_redraw(5, "teams")])
+        # Four redraws from Slack turns in one channel, one from another channel (a post not yet made
+        # is made where its origin says, so the one before must still go), one from another surface,
+        # then a prompt without a key.
+        redraws = [_redraw(n, "slack") for n in range(1, 5)] + [
+            _redraw(5, "slack", "C2"),
+            _redraw(6, "teams"),
+        ]
+        ids = await outbox.add(s, redraws)
         prompt = Card(target=Target(TargetKind.THREAD, discussion_id=7), title="prompt")
         ids += await outbox.add(s, [outbox.Message(card_to_dict(prompt), "discussion:7", kind="turn")])
     report = await _scheduler(db, surface).sender.send_now(ids[:1])
-    assert (report.sent, report.replaced) == (3, 3)
-    assert surface.delivered == ["discussion:7", "discussion:7", None]
-    # The Slack redraw goes with its own origin; the others without one.
-    assert [o and o["channel"] for o in surface.origins] == ["C4", None, None]
+    assert (report.sent, report.replaced) == (4, 3)
+    assert surface.delivered == ["discussion:7", "discussion:7", "discussion:7", None]
+    # The Slack redraws go with their own origins; the Teams one and the prompt without one.
+    assert [o and o["channel"] for o in surface.origins] == ["C1", "C2", None, None]
     async with db.session() as s:
         statuses = (await s.execute(select(Outbox.status).order_by(Outbox.id))).scalars().all()
-    assert statuses == ["replaced", "replaced", "replaced", "sent", "sent", "sent"]
+    assert statuses == ["replaced", "replaced", "replaced", "sent", "sent", "sent", "sent"]
 
 
 async def test_a_turns_card_no_surface_reaches_fails_at_once_and_is_reported(db):

@@ -366,7 +366,7 @@ class SlackApp:
             return lambda: self._from_message(body, context, client)
         if kind == "view_submission":
             ix = self._interaction(body, context, client)
-            return lambda: self.work.submit(_no_ack, ix, body.get("view") or {})
+            return lambda: self._submit_again(ix, body.get("view") or {})
         if kind == "block_actions":
             action_id = ((body.get("actions") or [{}])[0] or {}).get("action_id") or ""
             if blocks.ENGINE_ACTION.match(action_id):
@@ -557,7 +557,10 @@ class SlackApp:
             self.inbox.in_hand.add(item.id)
         try:
             ix = self._interaction(body, context, client)
-            await self.work.submit(ack, ix, body.get("view") or {})
+            turn = await self.work.submit(ack, ix, body.get("view") or {})
+            # Answered already; handled once the turn has committed (or failed, which the person was
+            # told): a process that dies before then leaves the row for the sweep.
+            await asyncio.wait({turn})
         finally:
             if item is not None:
                 self.inbox.in_hand.discard(item.id)
@@ -568,6 +571,10 @@ class SlackApp:
         # Only people's replies in a thread (stored by _store_first); not edits, joins, bots or posts.
         if context.get("inbox_item") is not None:
             self._queue(context, self._work_for(THREAD_REPLY, body, context, client))
+
+    async def _submit_again(self, ix: Interaction, view: dict) -> None:
+        """A stored submission the sweep runs again: done once its turn has committed."""
+        await asyncio.wait({await self.work.submit(_no_ack, ix, view)})
 
     async def _reply(self, body, context, client) -> None:
         """A reply in a thread: a contribution when the thread is a discussion's. Failures raise, so the

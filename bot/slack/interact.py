@@ -355,10 +355,12 @@ class Interactions:
             ),
         )
 
-    async def submit(self, ack, ix: Interaction, view: dict) -> None:
+    async def submit(self, ack, ix: Interaction, view: dict) -> asyncio.Task:
         """A modal was submitted: answer in the ack when the work is quick enough. Everything, finding
         the person and the people they picked included, runs inside the budget, so the ack always
-        leaves within Slack's 3 seconds; slower work shows "Working on it" and updates the modal later."""
+        leaves within Slack's 3 seconds; slower work shows "Working on it" and updates the modal later.
+        Returns the engine's work, so that the caller can wait until the turn is committed (or has
+        failed) before it counts the submission as handled."""
         meta = blocks.read_metadata(view.get("private_metadata"))
         fields, users = blocks.submitted_values((view.get("state") or {}).get("values") or {})
         present = {b.get("block_id") for b in view.get("blocks") or [] if b.get("type") == "input"}
@@ -370,20 +372,20 @@ class Interactions:
         if not done:
             await ack(response_action="update", view=blocks.info_view("Strategy discussion", text=WORKING))
             self.tasks.spawn(self._finish_late(work, ix, meta))
-            return
+            return work
         if work.exception() is not None:
             log.error("slack: a form failed: %s", where(work.exception()))
             await ack(response_action="errors", errors={next(iter(present)): FAILED} if present else {})
-            return
+            return work
         result: Submitted = work.result()
         if result.text:
             await ack(
                 response_action="update", view=blocks.info_view("Strategy discussion", text=result.text)
             )
-            return
+            return work
         if result.errors:
             await ack(response_action="errors", errors=result.errors)
-            return
+            return work
         cards, turn = result.cards, result.turn
         answers = [c for c in cards if c.target.kind == TargetKind.EPHEMERAL]
         form = next((c for c in answers if c.form is not None), None)
@@ -407,6 +409,7 @@ class Interactions:
         else:
             await ack()
         self.tasks.spawn(self._send_and_report(result.queued, ix))
+        return work
 
     async def _submitted(self, ix: Interaction, meta: dict, fields: dict, users: dict) -> Submitted:
         """Who submitted, whom they picked, and the engine's answer."""

@@ -157,7 +157,11 @@ class TeamsSurface:
     async def _send_answer(
         self, queued: tuple[int, ...], cards: list[Card], origin: Origin, *, pointer: bool
     ) -> None:
-        await self.services.sender.send_now(queued)  # what fails is told by _deliver_from_turn
+        # What fails for good is told by _deliver_from_turn; what cannot be sent now, the scheduler sends.
+        try:
+            await self.services.sender.send_now(queued)
+        except Exception as exc:  # noqa: BLE001 - the answers below still go
+            log.error("Teams: sending a turn's cards failed (%s); they stay queued", type(exc).__name__)
         if not cards and not pointer:
             return
 

@@ -1,7 +1,7 @@
 """inbox: what a platform sent, stored before the bot answers it
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-02
 
 A Slack event or interaction is written here inside the request, before Slack gets its 200, and
@@ -44,6 +44,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Pending rows are replies Slack was told we received: never dropped by a downgrade.
+    waiting = op.get_bind().execute(sa.text("SELECT count(*) FROM inbox WHERE status != 'done'")).scalar()
+    if waiting:
+        raise RuntimeError(
+            f"the inbox holds {waiting} row(s) not yet done: let the bot work them off (or an operator "
+            "look at the failed ones) before going back to 0005"
+        )
     with op.batch_alter_table('inbox', schema=None) as batch_op:
         batch_op.drop_index('ix_inbox_pending_claimed_until', postgresql_where=sa.text("status = 'pending'"), sqlite_where=sa.text("status = 'pending'"))
 

@@ -1,7 +1,7 @@
 """the audit trail as one chain per discussion, anchored into a council-wide chain
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Create Date: 2026-12-02
 
 Writers no longer queue behind one global lock: each discussion has a chain of its own and the
