@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     # queue in front of it, and the inbox's retries and sweep.
     background_workers: int = Field(default=8, ge=1, le=256)
     background_queue_size: int = Field(default=200, ge=1, le=100_000)
+    # Requests from Slack being stored at once, at most: beyond it Slack is answered 503 at once and
+    # sends again later, instead of this process holding ever more waiting requests in memory.
+    inbound_max_waiting: int = Field(default=64, ge=1, le=10_000)
     inbox_lease_seconds: float = Field(default=30, gt=0)  # how long a process holds a row it works on
     inbox_sweep_seconds: float = Field(default=5, gt=0)  # how often rows left waiting are looked for
     inbox_max_attempts: int = Field(default=5, ge=1)  # then the row fails and the person is told

@@ -249,6 +249,7 @@ class SlackApp:
             )
         self.bolt = AsyncApp(**common)
         self._socket: AsyncSocketModeHandler | None = None
+        self._waiting = 0  # requests on the events URL not yet answered
         # After Bolt's own checks (signature, workspace), before any listener and so before any ack.
         self.bolt.middleware(self._store_first)
         self._register()
@@ -266,8 +267,17 @@ class SlackApp:
         app.on_cleanup.append(self._close)
 
     async def events(self, request: web.Request) -> web.Response:
-        response = await self.bolt.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(response)
+        if self._waiting >= self.settings.inbound_max_waiting:
+            # Back-pressure: more arrives than the database takes. Refused before the body is read,
+            # so memory stays bounded; Slack sends it again (the inbox would have absorbed it, but
+            # here even storing it has to wait).
+            return web.Response(status=503, headers={"Retry-After": "10"})
+        self._waiting += 1
+        try:
+            response = await self.bolt.async_dispatch(await to_bolt_request(request))
+            return await to_aiohttp_response(response)
+        finally:
+            self._waiting -= 1
 
     async def install(self, request: web.Request) -> web.Response:
         return await to_aiohttp_response(

@@ -235,3 +235,27 @@ async def test_a_retry_of_a_stored_event_is_acknowledged_and_not_processed_again
     finally:
         await slack.settle()
         await slack.client.close()
+
+
+async def test_more_requests_waiting_than_allowed_are_refused_at_once_and_sent_again(sqlite_db, standin):
+    """Two requests may wait to be stored at once: while the database is held by another writer, a
+    third is answered 503 at once (before its body is read), and Slack's retry of it lands once."""
+    slack = await make_harness(sqlite_db, standin, inbound_max_waiting=2)
+    try:
+        await _discussion(slack)
+        bodies = [_event(f"Held {n}", f"EvH{n}", n) for n in range(3)]
+        async with sqlite_db.session():  # the write lock: storing has to wait
+            waiting = [asyncio.ensure_future(_send(slack, body)) for body in bodies[:2]]
+            await eventually(lambda: _async(slack.app._waiting == 2), what="two requests waiting")
+            assert await asyncio.wait_for(_send(slack, bodies[2]), 10) == 503  # not left waiting
+        assert await asyncio.gather(*waiting) == [200, 200]
+        assert await _send(slack, bodies[2], retry=1) == 200
+        await eventually(lambda: _settled(slack), what="every reply worked off")
+        assert await _recorded(sqlite_db) == Counter({f"Held {n}": 1 for n in range(3)})
+    finally:
+        await slack.settle()
+        await slack.client.close()
+
+
+async def _async(value: bool) -> bool:
+    return value
