@@ -77,7 +77,7 @@ async def main() -> None:
     p.add_argument("--receiver", required=True)
     p.add_argument("--worker", required=True)
     p.add_argument("--interval", type=float, default=0.2)
-    p.add_argument("--lease", type=float, default=3.0)
+    p.add_argument("--lease", type=float, default=9.0)  # each send gets a third: 3 s, even on a busy machine
     p.add_argument("--batch", type=int, default=100)
     p.add_argument("--lanes", type=int, default=50)
     p.add_argument("--crash-at-batch", type=int, default=0)
