@@ -199,7 +199,7 @@ def _check_config(settings: Settings) -> int:
     from bot import slack
 
     if slack.configured(settings):
-        from bot.slack.app import describe
+        from bot.slack.settings import describe
 
         print(f"slack ok: {describe(settings)}")  # a half-configured Slack raises ConfigError here
     return 0

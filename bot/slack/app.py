@@ -7,10 +7,7 @@ listener runs; a request that fails gets 401 and changes nothing.
 """
 
 import asyncio
-import hashlib
-import json
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
@@ -23,178 +20,34 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.background import Tasks
-from bot.config import ConfigError, Settings
+from bot.config import Settings
 from bot.inbox import Inbox, Item
 from bot.slack import blocks
-from bot.slack.client import Clients, SlackDeliveryError, call
-from bot.slack.interact import FAILED, PLATFORM, UNKNOWN_PERSON, Interaction, Interactions, reply_text, where
+from bot.slack.client import Clients, call
+from bot.slack.inbound import NOT_ADDED, THREAD_REPLY, inbound
+from bot.slack.interact import FAILED, PLATFORM, Interaction, Interactions
+from bot.slack.listeners import Listeners
+from bot.slack.settings import (
+    EVENTS_PATH,
+    INSTALL_PATH,
+    NOT_INSTALLED,
+    REDIRECT_PATH,
+    bot_scopes,
+    check,
+    quiet_sdk_logs,
+    secret,
+)
 from bot.slack.stores import DatabaseInstallationStore, DatabaseStateStore
 from bot.slack.surface import SlackSurface
 from bot.slack.workspaces import AllowedTeamsOAuthFlow, allowed_teams, only_allowed_teams
-from dialogs.model import Turn, TurnKind
 from storage.models import Discussion
 
 log = logging.getLogger(__name__)
 
-EVENTS_PATH = "/slack/events"
 SHUTDOWN_GRACE = 10.0  # seconds
-INSTALL_PATH = "/slack/install"
-REDIRECT_PATH = "/slack/oauth_redirect"
-COMMAND = "/strategy"
-CONVENE_SHORTCUT = "strategy_convene"  # global shortcut: "Convene a strategy discussion"
-MESSAGE_SHORTCUT = (
-    "strategy_from_message"  # message shortcut: "Start a strategy discussion from this message"
-)
-
-# The Web API methods the code calls and the bot scopes each needs (tests/slack checks that the code
-# calls nothing else and that the manifests ask for exactly these scopes).
-METHOD_SCOPES: dict[str, tuple[str, ...]] = {
-    "auth.revoke": (),  # an installation from a workspace not allowed is given back at once
-    "auth.test": (),
-    "chat.getPermalink": (),
-    "chat.postEphemeral": ("chat:write",),
-    "chat.postMessage": ("chat:write",),
-    "chat.update": ("chat:write",),
-    "conversations.create": ("groups:write",),
-    "conversations.invite": ("groups:write",),
-    "conversations.members": ("channels:read", "groups:read"),
-    "conversations.open": ("im:write",),
-    "pins.add": ("pins:write",),
-    "users.info": ("users:read",),
-    "users.lookupByEmail": ("users:read.email",),
-    "views.open": (),
-    "views.publish": (),
-    "views.push": (),
-    "views.update": (),
-}
-# Bot events the app subscribes to, and the scope each needs.
-EVENT_SCOPES: dict[str, str | None] = {
-    "message.channels": "channels:history",  # replies in a discussion's thread, public channel
-    "message.groups": "groups:history",  # replies in a discussion's thread, private channel
-    "app_home_opened": None,
-}
-FEATURE_SCOPES = ("commands",)
-ONLY_THE_CHAIR = "Only the chair of the discussion can confirm who may see it, or check again and post."
-NOT_INSTALLED = (
-    "The Strategy discussions app is not installed in this workspace yet. "
-    f"Please ask a workspace admin to install it (the bot's {INSTALL_PATH} page)."
-)  # the slash command and both shortcuts
 
 
-NOT_ADDED = (
-    "Sorry <@{user}>: your reply in this thread{case} could not be added to the discussion's record, "
-    "because of a problem on our side. Please post it again, or tell the chair{chair}."
-)  # in the thread, by case reference only: never the reply's text
-THREAD_REPLY, UNSTORED = "reply", None
-
-
-def thread_reply(event: dict) -> bool:
-    """A person's reply in a thread: not an edit, a join, a bot or a top-level message."""
-    if event.get("type") != "message" or event.get("bot_id"):
-        return False
-    if event.get("subtype") not in (None, "thread_broadcast"):
-        return False
-    thread_ts, ts = event.get("thread_ts"), event.get("ts")
-    return bool(thread_ts and thread_ts != ts and event.get("user"))
-
-
-def _ours(kind: str, body: dict) -> bool:
-    """An interaction this app listens for (another app's command or button is Bolt's 404)."""
-    if kind == "command":
-        return body.get("command") == COMMAND
-    if kind in ("shortcut", "message_action"):
-        return body.get("callback_id") in (CONVENE_SHORTCUT, MESSAGE_SHORTCUT)
-    if kind == "view_submission":
-        return (body.get("view") or {}).get("callback_id") == blocks.FORM_CALLBACK
-    if kind == "block_actions":
-        action_id = ((body.get("actions") or [{}])[0] or {}).get("action_id") or ""
-        return bool(
-            blocks.ENGINE_ACTION.match(action_id)
-            or re.fullmatch(rf"{re.escape(blocks.CONFIRM_ACTION)}:\d+", action_id)
-            or action_id in (blocks.RECHECK_ACTION, blocks.AGAIN_ACTION)
-        )
-    return False
-
-
-def inbound(body: dict) -> tuple[str, str] | None:
-    """(kind, key) of a request to store in the inbox before it is acknowledged, or None when there is
-    nothing in it to lose. The key is the Events API's event_id (the same on every retry of the event),
-    or for an interaction its trigger_id (one per delivery: a double click is two, and the engine's
-    nonce de-duplication answers the second "already done", as before)."""
-    if body.get("type") == "event_callback":
-        if thread_reply(body.get("event") or {}) and body.get("event_id"):
-            return THREAD_REPLY, f"event:{body['event_id']}"
-        return UNSTORED
-    if "command" in body and "type" not in body:
-        kind = "command"
-    else:
-        kind = str(body.get("type") or "")
-    if kind not in ("command", "shortcut", "message_action", "block_actions", "view_submission"):
-        return UNSTORED
-    if not _ours(kind, body):
-        return UNSTORED
-    once = body.get("trigger_id")
-    if not once:  # not seen from Slack, but never store without a stable key
-        once = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
-    return kind, f"{kind}:{once}"
-
-
-async def _no_ack(*_args, **_kwargs) -> None:
-    """A modal's ack when its submission is replayed from the inbox: Slack's window is long gone."""
-
-
-def bot_scopes() -> list[str]:
-    scopes = {s for needed in METHOD_SCOPES.values() for s in needed}
-    scopes |= {s for s in EVENT_SCOPES.values() if s}
-    return sorted(scopes | set(FEATURE_SCOPES))
-
-
-def _secret(value) -> str | None:
-    return value.get_secret_value() if value is not None and value.get_secret_value() else None
-
-
-def check(settings: Settings) -> None:
-    """Raise ConfigError naming what is missing or contradictory."""
-    problems = []
-    if not _secret(settings.slack_signing_secret):
-        problems.append(
-            "SLACK_SIGNING_SECRET is required (Basic Information > App Credentials > Signing Secret)"
-        )
-    token, oauth = (
-        _secret(settings.slack_bot_token),
-        bool(settings.slack_client_id or settings.slack_client_secret),
-    )
-    if oauth and not (settings.slack_client_id and _secret(settings.slack_client_secret)):
-        problems.append("for many workspaces set both SLACK_CLIENT_ID and SLACK_CLIENT_SECRET")
-    if token and oauth:
-        problems.append("set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID/SECRET (many), not both")
-    if not token and not oauth:
-        problems.append(
-            "set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (many)"
-        )
-    team_channels = settings.slack_duty_channel or settings.slack_out_of_hours_channel
-    if oauth and team_channels and not settings.slack_team_id:  # the bot never guesses a workspace
-        problems.append(
-            "with many workspaces, SLACK_DUTY_CHANNEL and SLACK_OUT_OF_HOURS_CHANNEL need SLACK_TEAM_ID "
-            "(the id of the workspace those channels are in)"
-        )
-    allowed = allowed_teams(settings)
-    if settings.slack_team_id and allowed and settings.slack_team_id not in allowed:
-        problems.append("SLACK_TEAM_ID must be one of SLACK_ALLOWED_TEAM_IDS")
-    if problems:
-        raise ConfigError("Slack is half configured: " + "; ".join(problems))
-
-
-def quiet_sdk_logs() -> None:
-    """slack_sdk and Bolt log whole request and response bodies at DEBUG, and those carry case
-    details: keep their loggers at INFO or above whatever LOG_LEVEL says."""
-    for name in ("slack_sdk", "slack_bolt"):
-        logger = logging.getLogger(name)
-        if logger.level < logging.INFO:  # NOTSET too: it would follow a DEBUG root logger
-            logger.setLevel(logging.INFO)
-
-
-class SlackApp:
+class SlackApp(Listeners):
     """Everything the Slack surface runs: the Bolt app, the Surface, and the listeners' work."""
 
     def __init__(self, services, *, submit_budget: float | None = None) -> None:
@@ -219,9 +72,9 @@ class SlackApp:
         self.inbox = Inbox(
             PLATFORM, services.db, settings, self.work.tasks, replay=self._replay, gave_up=self._gave_up
         )
-        token = _secret(settings.slack_bot_token)
+        token = secret(settings.slack_bot_token)
         common = {
-            "signing_secret": _secret(settings.slack_signing_secret),
+            "signing_secret": secret(settings.slack_signing_secret),
             "client": AsyncWebClient(token=token, base_url=settings.slack_api_url, timeout=15),
             "process_before_response": False,  # ack first, work after
             "user_facing_authorize_error_message": NOT_INSTALLED,
@@ -237,7 +90,7 @@ class SlackApp:
                 logger=common["logger"],
                 settings=AsyncOAuthSettings(
                     client_id=settings.slack_client_id,
-                    client_secret=_secret(settings.slack_client_secret),
+                    client_secret=secret(settings.slack_client_secret),
                     scopes=bot_scopes(),
                     user_scopes=[],
                     install_path=INSTALL_PATH,
@@ -261,7 +114,7 @@ class SlackApp:
         if self.bolt.oauth_flow is not None:
             app.router.add_get(INSTALL_PATH, self.install)
             app.router.add_get(REDIRECT_PATH, self.oauth_redirect)
-        if _secret(self.settings.slack_app_token):
+        if secret(self.settings.slack_app_token):
             app.on_startup.append(self._connect_socket)
         app.on_startup.append(self._start_sweeping)
         app.on_cleanup.append(self._close)
@@ -292,7 +145,7 @@ class SlackApp:
     async def _connect_socket(self, _app: web.Application) -> None:
         self._socket = AsyncSocketModeHandler(
             self.bolt,
-            _secret(self.settings.slack_app_token),
+            secret(self.settings.slack_app_token),
             web_client=AsyncWebClient(base_url=self.settings.slack_api_url, timeout=15),
         )
         await self._socket.connect_async()
@@ -426,224 +279,3 @@ class SlackApp:
             log.warning("slack: no case reference for a reply not added (%s)", type(exc).__name__)
         text = NOT_ADDED.format(user=user, case=case, chair=chair)
         await call(client, "chat.postMessage", channel=channel, thread_ts=thread_ts, text=text)
-
-    # --- listeners: each acks, then works in the background --------------------------------------
-
-    def _register(self) -> None:
-        b = self.bolt
-        b.command(COMMAND)(self.on_command)
-        b.shortcut(CONVENE_SHORTCUT)(self.on_shortcut)
-        b.shortcut(MESSAGE_SHORTCUT)(self.on_message_shortcut)
-        b.action(blocks.ENGINE_ACTION)(self.on_button)
-        b.action(re.compile(rf"^{re.escape(blocks.CONFIRM_ACTION)}:\d+$"))(self.on_confirm)
-        b.action(blocks.RECHECK_ACTION)(self.on_recheck)
-        b.action(blocks.AGAIN_ACTION)(self.on_again)
-        b.view(blocks.FORM_CALLBACK)(self.on_submit)
-        b.event("message")(self.on_message)
-        b.event("app_home_opened")(self.on_home)
-
-    @staticmethod
-    def _team(body: dict, context) -> str | None:
-        """The workspace, or for an organisation-wide install without one, the organisation."""
-        return (
-            context.get("team_id")
-            or (body.get("team") or {}).get("id")
-            or body.get("team_id")
-            or context.get("enterprise_id")
-        )
-
-    def _interaction(self, body: dict, context, client: AsyncWebClient) -> Interaction:
-        """Where a shortcut, button or submission came from."""
-        container = body.get("container") or {}
-        view = body.get("view") or {}
-        in_modal = view.get("type") == "modal"
-        meta = blocks.read_metadata(view.get("private_metadata")) if in_modal else {}
-        return Interaction(
-            client=client,
-            user=(body.get("user") or {}).get("id") or body.get("user_id", ""),
-            team=self._team(body, context),
-            channel=(body.get("channel") or {}).get("id") or container.get("channel_id") or meta.get("ch"),
-            thread_ts=container.get("thread_ts"),
-            trigger_id=body.get("trigger_id"),
-            response_url=body.get("response_url") or None,
-            view_id=view.get("id") if in_modal else None,
-            depth=int(meta.get("n") or 1) if in_modal else 0,
-            link=meta.get("l"),
-        )
-
-    async def on_command(self, ack, body, context, client) -> None:
-        await ack()
-        self._queue(context, self._work_for("command", body, context, client))
-
-    async def on_shortcut(self, ack, body, context, client) -> None:
-        await ack()
-        self._queue(context, self._work_for("shortcut", body, context, client))
-
-    async def on_message_shortcut(self, ack, body, context, client) -> None:
-        await ack()
-        self._queue(context, self._work_for("message_action", body, context, client))
-
-    async def _from_message(self, body, context, client) -> None:
-        ix = self._interaction(body, context, client)
-        message_ts = (body.get("message") or {}).get("ts") or body.get("message_ts")
-        try:
-            found = await client.chat_getPermalink(channel=ix.channel, message_ts=message_ts)
-            link = found.get("permalink")
-        except Exception as exc:  # the link is a convenience: convene without it
-            log.warning("slack: no permalink for the shortcut's message (%s)", type(exc).__name__)
-            link = None
-        await self.work.command(replace(ix, link=link), "convene")
-
-    async def on_button(self, ack, body, context, client) -> None:
-        await ack()
-        self._queue(context, self._work_for("block_actions", body, context, client))
-
-    async def _button(self, body, context, client) -> None:
-        ix = self._interaction(body, context, client)
-        action = (body.get("actions") or [{}])[0]
-        name = blocks.engine_action(action.get("action_id", ""))
-        # The button's value names the discussion ("<id>[:<subject>]"); the engine reads it from there.
-        await self.work.button(ix, name, action.get("value") or "")
-
-    async def on_confirm(self, ack, body, context, client) -> None:
-        await ack()
-        self._queue(context, self._work_for("block_actions", body, context, client))
-
-    async def _confirm(self, body, context, client) -> None:
-        ix = self._interaction(body, context, client)
-        discussion, _, user = ((body.get("actions") or [{}])[0].get("value") or "").partition("|")
-        actor = await self.work.actor(client, ix.user, ix.team)
-        if actor is None or not discussion.isdigit():
-            await self.work.tell(ix, [], [ONLY_THE_CHAIR])
-            return
-        if not await self.surface.confirm(int(discussion), user, actor.person_id):
-            await self.work.tell(ix, [], [ONLY_THE_CHAIR])
-            return
-        await self._recheck_and_report(
-            ix, int(discussion), f"Confirmed <@{user}> as an invited professional."
-        )
-
-    async def on_recheck(self, ack, body, context, client) -> None:
-        await ack()
-        self._queue(context, self._work_for("block_actions", body, context, client))
-
-    async def _recheck(self, body, context, client) -> None:
-        ix = self._interaction(body, context, client)
-        value = (body.get("actions") or [{}])[0].get("value") or ""
-        discussion = int(value) if value.isdigit() else 0
-        try:
-            actor = await self.work.actor(client, ix.user, ix.team)
-        except SlackDeliveryError as exc:
-            await self.work.tell(ix, [], [exc.explanation], quiet=True)
-            return
-        if actor is None or await self.surface.chair_of(discussion) != actor.person_id:
-            await self.work.tell(ix, [], [ONLY_THE_CHAIR], quiet=True)
-            return
-        await self._recheck_and_report(ix, discussion, None)
-
-    async def _recheck_and_report(self, ix: Interaction, discussion_id: int, done: str | None) -> None:
-        try:
-            verdict = await self.surface.recheck(discussion_id)
-        except SlackDeliveryError as exc:
-            await self.work.tell(ix, [], [exc.explanation], quiet=True)
-            return
-        lines = [done] if done else []
-        if verdict is None:
-            lines.append("There is nothing waiting to be posted for that discussion.")
-        elif verdict.safe:
-            lines.append("Everyone in the channel may see the discussion: I have posted the details.")
-        else:
-            lines.append("Some members still may not see the discussion, so the details stay held back.")
-        await self.work.tell(ix, [], lines, quiet=True)
-
-    async def on_again(self, ack, body, context, client) -> None:
-        await ack()
-        self._queue(context, self._work_for("block_actions", body, context, client))
-
-    async def on_submit(self, ack, body, context, client) -> None:
-        # Answered inside the ack (field errors, the next form), within its budget; stored first.
-        item: Item | None = context.get("inbox_item")
-        if item is not None:
-            self.inbox.in_hand.add(item.id)
-        try:
-            ix = self._interaction(body, context, client)
-            turn = await self.work.submit(ack, ix, body.get("view") or {})
-            # Answered already; handled once the turn has committed (or failed, which the person was
-            # told): a process that dies before then leaves the row for the sweep.
-            await asyncio.wait({turn})
-        finally:
-            if item is not None:
-                self.inbox.in_hand.discard(item.id)
-        if item is not None:
-            await self.inbox.done(item)
-
-    async def on_message(self, body, event, context, client) -> None:
-        # Only people's replies in a thread (stored by _store_first); not edits, joins, bots or posts.
-        if context.get("inbox_item") is not None:
-            self._queue(context, self._work_for(THREAD_REPLY, body, context, client))
-
-    async def _submit_again(self, ix: Interaction, view: dict) -> None:
-        """A stored submission the sweep runs again: done once its turn has committed."""
-        await asyncio.wait({await self.work.submit(_no_ack, ix, view)})
-
-    async def _reply(self, body, context, client) -> None:
-        """A reply in a thread: a contribution when the thread is a discussion's. Failures raise, so the
-        inbox tries again and in the end tells the author and the chair."""
-        event = body.get("event") or {}
-        discussion_id = await self.surface.discussion_for_thread(event.get("channel", ""), event["thread_ts"])
-        if discussion_id is None:
-            return  # a thread that is not a discussion's: nothing to record
-        ix = Interaction(
-            client=client,
-            user=event["user"],
-            team=self._team(body, context),
-            channel=event.get("channel"),
-            thread_ts=event["thread_ts"],
-        )
-        actor = await self.work.actor(client, ix.user, ix.team)
-        if actor is None:  # not in the directory: nothing to record, and they are told why
-            try:
-                await self.work.tell(ix, [], [UNKNOWN_PERSON])
-            except SlackDeliveryError as exc:
-                log.warning("slack: could not tell an unknown person why their reply was not kept: %s", exc)
-            return
-        turn = Turn(
-            actor=actor,
-            kind=TurnKind.REPLY,
-            text=reply_text(event.get("text", "")),
-            discussion_id=discussion_id,
-            channel=PLATFORM,
-            event_id=body.get("event_id"),
-            origin=ix.origin.to_dict(),
-        )
-        result = await self.services.dialogs.handle(turn)
-        try:  # recorded: what follows is telling people, which must not make it be recorded again
-            await self.work.present(result, ix, turn)
-        except Exception as exc:
-            log.error("slack: a reply was recorded but its answer failed: %s", where(exc))
-
-    async def on_home(self, event, body, context, client) -> None:
-        if event.get("tab") == "home" and not self.work.tasks.submit(
-            lambda: self._home(event, body, context, client)
-        ):
-            log.warning(
-                "slack: the work queue is full (%d waiting): an App Home tab was not refreshed",
-                self.work.tasks.queue.qsize(),
-            )
-
-    async def _home(self, event, body, context, client) -> None:
-        try:
-            await self.work.home(client, event["user"], self._team(body, context))
-        except Exception as exc:
-            log.error("slack: could not publish the App Home tab: %s", where(exc))
-
-
-def describe(settings: Settings) -> str:
-    """One line for `check-config`: how Slack is connected (never a secret)."""
-    check(settings)
-    workspaces = (
-        "many workspaces through OAuth (/slack/install)" if settings.slack_client_id else "one workspace"
-    )
-    transport = "Socket Mode" if _secret(settings.slack_app_token) else f"HTTP at {EVENTS_PATH}"
-    where = "a private channel" if settings.slack_discussion_mode == "private_channel" else "a thread"
-    return f"{workspaces}, {transport}, each discussion in {where}, Web API {settings.slack_api_url}"

@@ -288,7 +288,7 @@ def slack_settings(db_url: str, api_url: str, **extra) -> Settings:
 def check_standin(standin: SlackStandIn) -> None:
     """After a test: everything the bot sent was within Block Kit's limits, and it called only Web API
     methods whose scopes the manifests declare (plus the OAuth exchange and Socket Mode's URL)."""
-    from bot.slack.app import METHOD_SCOPES
+    from bot.slack.settings import METHOD_SCOPES
 
     assert standin.problems == [], standin.problems
     assert set(standin.methods()) <= set(METHOD_SCOPES) | {"oauth.v2.access", "apps.connections.open"}

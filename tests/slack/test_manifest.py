@@ -9,7 +9,7 @@ import yaml
 from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 
-from bot.slack import app as slack_app
+from bot.slack import settings as slack_app
 from tests.conftest import CONFORMANCE, REPO
 
 SCHEMAS = CONFORMANCE / "slack" / "manifest-schema"

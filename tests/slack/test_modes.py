@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from bot import slack as slack_surface
 from bot.config import ConfigError, Settings, load_settings
-from bot.slack.app import bot_scopes, check
+from bot.slack.settings import bot_scopes, check
 from dialogs import directory
 from dialogs.model import Card, Target, TargetKind
 from storage.models import SlackInstallation, SlackOAuthState

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.config import ConfigError, Settings, load_settings
-from bot.slack.app import check
+from bot.slack.settings import check
 from bot.slack.client import Identity, SlackDeliveryError
 from bot.slack.workspaces import NOT_SERVED
 from dialogs import directory
