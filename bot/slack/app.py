@@ -25,7 +25,8 @@ from bot.inbox import Inbox, Item
 from bot.slack import blocks
 from bot.slack.client import Clients, call
 from bot.slack.inbound import NOT_ADDED, THREAD_REPLY, inbound
-from bot.slack.interact import FAILED, PLATFORM, Interaction, Interactions
+from bot.slack.interact import Interactions
+from bot.slack.interaction import FAILED, PLATFORM, Interaction
 from bot.slack.listeners import Listeners
 from bot.slack.settings import (
     EVENTS_PATH,

@@ -1,22 +1,16 @@
 """From Slack payloads to Turns, and the engine's cards back to the person who acted.
 
-Each listener acks first (Slack wants an answer within 3 seconds) and does the work in a tracked
-background task. The one exception is a modal submission: its answer (field errors, the next form)
-must travel in the ack, so the engine gets a short budget and, when it runs over, the modal shows
-"Working on it" and is updated when the work is done. The budget covers everything the submission
-needs, finding the person in the directory (perhaps asking Slack) included.
+Each listener acks first (Slack wants an answer within 3 seconds) and its work runs on the bounded
+workers. The one exception is a modal submission, answered in the ack (bot/slack/submissions.py).
 
 Buttons and submissions carry a one-time nonce (see blocks.stamp) that becomes the Turn's event_id, so
 the engine acts once on a double click. A turn that changed nothing (a button that only opened a form,
 a form sent back with its errors) is forgotten again, so the same button or form can be used again.
 """
 
-import asyncio
-import hashlib
 import json
 import logging
-import re
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
@@ -25,96 +19,16 @@ from bot.background import Tasks, where
 from bot.delivery import DeliveryError
 from bot.slack import blocks
 from bot.slack.client import SlackDeliveryError, call
-from bot.slack.surface import Origin, SlackSurface
+from bot.slack.interaction import FAILED, PLATFORM, SAVED, UNKNOWN_PERSON, Interaction, parse_command
+from bot.slack.submissions import SUBMIT_BUDGET, Submissions
+from bot.slack.surface import SlackSurface
 from dialogs import directory
 from dialogs.model import Actor, Card, Form, Result, Target, TargetKind, Turn, TurnKind
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "slack"
-COMMANDS = ("convene", "status", "due", "help")
-SUBMIT_BUDGET = 2.0  # seconds the engine may take inside a modal submission's 3-second window
 
-UNKNOWN_PERSON = (
-    "Sorry, I do not know you yet, so I cannot show or change strategy discussions for you. "
-    "Please ask your duty manager or the bot's administrator to add you to the directory; "
-    "it takes a minute."
-)
-GUEST = "Sorry, guest accounts cannot take part in strategy discussions through Slack."
-FAILED = "Sorry, something went wrong and nothing was changed. Please try again in a moment."
-SAVED = "Your change was saved, but I could not show you my answer. Use *status* to see where things stand."
-WORKING = "Working on it…"
-
-
-@dataclass(frozen=True)
-class Interaction:
-    """Where and how a person acted, so that answers go back the way they came."""
-
-    client: AsyncWebClient
-    user: str
-    team: str | None = None
-    channel: str | None = None
-    thread_ts: str | None = None
-    trigger_id: str | None = None
-    response_url: str | None = None
-    view_id: str | None = None  # set when they acted inside a modal
-    depth: int = 0  # how many modals are stacked (Slack allows 3)
-    link: str | None = None  # the message a discussion is started from
-
-    @property
-    def origin(self) -> Origin:
-        return Origin(team=self.team, channel=self.channel, link=self.link)
-
-
-def reply_text(text: str) -> str:
-    """A Slack message's text as plain text: links and mentions unwrapped, entities decoded."""
-    text = re.sub(r"<(https?://[^|>]+)\|([^>]+)>", r"\2 (\1)", text or "")
-    text = re.sub(r"<(https?://[^>]+)>", r"\1", text)
-    text = re.sub(r"<[@#!]([^|>]+)(?:\|([^>]+))?>", lambda m: "@" + (m.group(2) or m.group(1)), text)
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
-def parse_command(text: str) -> tuple[str, str]:
-    """`convene ABC123` -> ("convene", "ABC123"); anything unknown -> ("help", "")."""
-    word, _, rest = (text or "").strip().partition(" ")
-    word = word.lower()
-    return (word, rest.strip()) if word in COMMANDS else ("help", "")
-
-
-def form_event(meta: dict, values: dict) -> str | None:
-    """A submission's event_id: the modal's nonce and what was submitted. Slack keeps the modal (and
-    its nonce) when it shows field errors, so the corrected answer is a new event; the very same
-    answer sent twice is not."""
-    once = meta.get("k")
-    if not once:
-        return None
-    digest = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    return f"form:{once}:{digest}"
-
-
-@dataclass
-class Submitted:
-    """What a modal submission came to: the engine's cards, or why no turn was run."""
-
-    cards: list[Card] = field(default_factory=list)
-    turn: Turn | None = None
-    queued: tuple[int, ...] = ()  # the turn's cards in the outbox
-    errors: dict[str, str] | None = None  # people picked who are not in the directory, by input id
-    text: str | None = None  # the person is not known, or Slack refused to tell who they are
-
-
-def form_errors(form: Form, present: set[str]) -> dict[str, str] | None:
-    """Errors for `response_action: errors` (Slack keeps what was typed), or None when the form
-    cannot be answered that way (an error for an input the modal does not have)."""
-    errors = {i.id: blocks.clip(i.error, 2000) for i in form.inputs if i.error}
-    if form.error and not errors and form.inputs:
-        errors[form.inputs[0].id] = blocks.clip(form.error, 2000)
-    if not errors or not set(errors) <= present:
-        return None
-    return errors
-
-
-class Interactions:
+class Interactions(Submissions):
     """The listeners' work: who is acting, what they asked, and showing the engine's answer."""
 
     def __init__(self, services, surface: SlackSurface, *, submit_budget: float = SUBMIT_BUDGET) -> None:
@@ -354,122 +268,6 @@ class Interactions:
                 actor=a, kind=TurnKind(data["k"]), name=data["n"], value=data["v"], channel=PLATFORM
             ),
         )
-
-    async def submit(self, ack, ix: Interaction, view: dict) -> asyncio.Task:
-        """A modal was submitted: answer in the ack when the work is quick enough. Everything, finding
-        the person and the people they picked included, runs inside the budget, so the ack always
-        leaves within Slack's 3 seconds; slower work shows "Working on it" and updates the modal later.
-        Returns the engine's work, so that the caller can wait until the turn is committed (or has
-        failed) before it counts the submission as handled."""
-        meta = blocks.read_metadata(view.get("private_metadata"))
-        fields, users = blocks.submitted_values((view.get("state") or {}).get("values") or {})
-        present = {b.get("block_id") for b in view.get("blocks") or [] if b.get("type") == "input"}
-        ix = replace(
-            ix, channel=meta.get("ch") or ix.channel, link=meta.get("l"), team=ix.team or meta.get("t")
-        )
-        work = self.tasks.spawn(self._submitted(ix, meta, fields, users))
-        done, _ = await asyncio.wait({work}, timeout=self.submit_budget)
-        if not done:
-            await ack(response_action="update", view=blocks.info_view("Strategy discussion", text=WORKING))
-            self.tasks.spawn(self._finish_late(work, ix, meta))
-            return work
-        if work.exception() is not None:
-            log.error("slack: a form failed: %s", where(work.exception()))
-            await ack(response_action="errors", errors={next(iter(present)): FAILED} if present else {})
-            return work
-        result: Submitted = work.result()
-        if result.text:
-            await ack(
-                response_action="update", view=blocks.info_view("Strategy discussion", text=result.text)
-            )
-            return work
-        if result.errors:
-            await ack(response_action="errors", errors=result.errors)
-            return work
-        cards, turn = result.cards, result.turn
-        answers = [c for c in cards if c.target.kind == TargetKind.EPHEMERAL]
-        form = next((c for c in answers if c.form is not None), None)
-        notes = [c for c in answers if c.form is None]
-        # The same form back with its errors keeps Slack's view (and what was typed in it); a form with
-        # another context (a newer version, when the one sent was stale) replaces the view.
-        same = form is not None and form.form.id == turn.name and form.form.context == turn.value
-        errors = form_errors(form.form, present) if form is not None and same else None
-        if errors:
-            await ack(response_action="errors", errors=errors)
-            if notes:  # said beside the errors (an offer with buttons): where they acted, or by DM
-                self.tasks.spawn(
-                    self.tell(replace(ix, view_id=None, depth=0, trigger_id=None), notes, [], quiet=True)
-                )
-        elif form is not None:
-            depth = int(meta.get("n") or 1)
-            view = blocks.form_view(form, private_metadata=self._meta(form.form, ix, depth))
-            await ack(response_action="update", view=view)
-        elif notes:
-            await ack(response_action="update", view=blocks.info_view(notes[0].title or "Done", notes))
-        else:
-            await ack()
-        self.tasks.spawn(self._send_and_report(result.queued, ix))
-        return work
-
-    async def _submitted(self, ix: Interaction, meta: dict, fields: dict, users: dict) -> Submitted:
-        """Who submitted, whom they picked, and the engine's answer."""
-        try:
-            actor = await self.actor(ix.client, ix.user, ix.team)
-        except SlackDeliveryError as exc:
-            return Submitted(text=exc.explanation)
-        if actor is None:
-            return Submitted(text=UNKNOWN_PERSON)
-        people, errors = await self.people(users, ix.team)
-        if errors:
-            return Submitted(errors=errors)
-        values = fields | people
-        turn = Turn(
-            actor=actor,
-            kind=TurnKind.FORM,
-            name=meta.get("f", ""),
-            value=meta.get("c", ""),
-            fields=values,
-            channel=PLATFORM,
-            event_id=form_event(meta, values),
-            origin=ix.origin.to_dict(),
-        )
-        result = await self.services.dialogs.handle(turn)
-        return Submitted(cards=list(result.answers), turn=turn, queued=result.queued)
-
-    async def _finish_late(self, work: asyncio.Task, ix: Interaction, meta: dict) -> None:
-        try:
-            result: Submitted = await work
-        except Exception:
-            await call(
-                ix.client,
-                "views.update",
-                view_id=ix.view_id,
-                view=blocks.info_view("Strategy discussion", text=FAILED),
-            )
-            raise
-        if result.text or result.errors:
-            # The modal already says "Working on it", so field errors cannot be shown beside the fields.
-            text = result.text or "\n".join(
-                [*result.errors.values(), "Nothing was changed; please try again."]
-            )
-            view = blocks.info_view("Strategy discussion", text=text)
-            await call(ix.client, "views.update", view_id=ix.view_id, view=view)
-            return
-        cards = result.cards
-        answers = [c for c in cards if c.target.kind == TargetKind.EPHEMERAL]
-        form = next((c for c in answers if c.form is not None), None)
-        notes = [c for c in answers if c.form is None]
-        if form is not None:
-            view = blocks.form_view(form, private_metadata=self._meta(form.form, ix, int(meta.get("n") or 1)))
-        else:
-            view = blocks.info_view(notes[0].title if notes and notes[0].title else "Done", notes)
-        await call(ix.client, "views.update", view_id=ix.view_id, view=view)
-        await self._send_and_report(result.queued, ix)
-
-    async def _send_and_report(self, queued: tuple[int, ...], ix: Interaction) -> None:
-        problems = await self.send(queued)
-        if problems:  # the modal is closed or showing the answer: tell them where they acted, or by DM
-            await self.tell(replace(ix, view_id=None, depth=0, trigger_id=None), [], problems, quiet=True)
 
     async def home(self, client: AsyncWebClient, user_id: str, team_id: str | None) -> None:
         """The App Home tab: what is due for the viewer and the discussions they take part in."""

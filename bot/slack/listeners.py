@@ -9,11 +9,12 @@ from dataclasses import replace
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.background import where
 from bot.inbox import Item
 from bot.slack import blocks
 from bot.slack.client import SlackDeliveryError
 from bot.slack.inbound import THREAD_REPLY, no_ack
-from bot.slack.interact import PLATFORM, UNKNOWN_PERSON, Interaction, reply_text, where
+from bot.slack.interaction import PLATFORM, UNKNOWN_PERSON, Interaction, reply_text
 from bot.slack.settings import (
     COMMAND,
     CONVENE_SHORTCUT,

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.config import ConfigError, Settings, load_settings
-from bot.slack.settings import check
 from bot.slack.client import Identity, SlackDeliveryError
+from bot.slack.settings import check
 from bot.slack.workspaces import NOT_SERVED
 from dialogs import directory
 from dialogs.model import Card, Target, TargetKind
