@@ -17,7 +17,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.background import Tasks, where
 from bot.delivery import DeliveryError
-from bot.slack import blocks
+from bot.slack import blocks, modals
 from bot.slack.client import SlackDeliveryError, call
 from bot.slack.interaction import FAILED, PLATFORM, SAVED, UNKNOWN_PERSON, Interaction, parse_command
 from bot.slack.submissions import SUBMIT_BUDGET, Submissions
@@ -152,7 +152,7 @@ class Interactions(Submissions):
     # --- showing answers -------------------------------------------------------------------------
 
     def _meta(self, form: Form, ix: Interaction, depth: int) -> str:
-        return blocks.metadata(
+        return modals.metadata(
             f=form.id, c=form.context, ch=ix.channel, l=ix.link, t=ix.team, n=depth, k=blocks.nonce()
         )
 
@@ -161,19 +161,19 @@ class Interactions(Submissions):
         try:
             if ix.view_id and ix.depth >= 1:
                 if ix.depth < 3:
-                    view = blocks.form_view(
+                    view = modals.form_view(
                         card, private_metadata=self._meta(card.form, ix, ix.depth + 1), note=note
                     )
                     await call(ix.client, "views.push", trigger_id=ix.trigger_id, view=view)
                 else:  # the stack is full: replace the top view instead
-                    view = blocks.form_view(
+                    view = modals.form_view(
                         card, private_metadata=self._meta(card.form, ix, ix.depth), note=note
                     )
                     await call(ix.client, "views.update", view_id=ix.view_id, view=view)
                 return
             if not ix.trigger_id:
                 raise SlackDeliveryError("views.open", "expired_trigger_id", retryable=False)
-            view = blocks.form_view(card, private_metadata=self._meta(card.form, ix, 1), note=note)
+            view = modals.form_view(card, private_metadata=self._meta(card.form, ix, 1), note=note)
             await call(ix.client, "views.open", trigger_id=ix.trigger_id, view=view)
         except SlackDeliveryError as exc:
             if exc.code not in ("expired_trigger_id", "invalid_trigger_id") or turn is None:
@@ -194,7 +194,7 @@ class Interactions(Submissions):
         where they acted, or by direct message. `quiet`: never raise (used while reporting errors)."""
         try:
             title = next((c.title for c in cards if c.title), "Strategy discussion")
-            view = blocks.info_view(title, cards, text="\n".join(lines) or None)
+            view = modals.info_view(title, cards, text="\n".join(lines) or None)
             if ix.view_id and ix.depth >= 1 and ix.trigger_id and ix.depth < 3:
                 await call(ix.client, "views.push", trigger_id=ix.trigger_id, view=view)
                 return

@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.background import where
 from bot.inbox import Item
-from bot.slack import blocks
+from bot.slack import blocks, modals
 from bot.slack.client import SlackDeliveryError
 from bot.slack.inbound import THREAD_REPLY, no_ack
 from bot.slack.interaction import PLATFORM, UNKNOWN_PERSON, Interaction, reply_text
@@ -61,7 +61,7 @@ class Listeners:
         container = body.get("container") or {}
         view = body.get("view") or {}
         in_modal = view.get("type") == "modal"
-        meta = blocks.read_metadata(view.get("private_metadata")) if in_modal else {}
+        meta = modals.read_metadata(view.get("private_metadata")) if in_modal else {}
         return Interaction(
             client=client,
             user=(body.get("user") or {}).get("id") or body.get("user_id", ""),

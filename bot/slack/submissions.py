@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field, replace
 
 from bot.background import where
-from bot.slack import blocks
+from bot.slack import blocks, modals
 from bot.slack.client import SlackDeliveryError, call
 from bot.slack.interaction import FAILED, PLATFORM, UNKNOWN_PERSON, WORKING, Interaction
 from dialogs.model import Card, Form, TargetKind, Turn, TurnKind
@@ -64,8 +64,8 @@ class Submissions:
         leaves within Slack's 3 seconds; slower work shows "Working on it" and updates the modal later.
         Returns the engine's work, so that the caller can wait until the turn is committed (or has
         failed) before it counts the submission as handled."""
-        meta = blocks.read_metadata(view.get("private_metadata"))
-        fields, users = blocks.submitted_values((view.get("state") or {}).get("values") or {})
+        meta = modals.read_metadata(view.get("private_metadata"))
+        fields, users = modals.submitted_values((view.get("state") or {}).get("values") or {})
         present = {b.get("block_id") for b in view.get("blocks") or [] if b.get("type") == "input"}
         ix = replace(
             ix, channel=meta.get("ch") or ix.channel, link=meta.get("l"), team=ix.team or meta.get("t")
@@ -73,7 +73,7 @@ class Submissions:
         work = self.tasks.spawn(self._submitted(ix, meta, fields, users))
         done, _ = await asyncio.wait({work}, timeout=self.submit_budget)
         if not done:
-            await ack(response_action="update", view=blocks.info_view("Strategy discussion", text=WORKING))
+            await ack(response_action="update", view=modals.info_view("Strategy discussion", text=WORKING))
             self.tasks.spawn(self._finish_late(work, ix, meta))
             return work
         if work.exception() is not None:
@@ -83,7 +83,7 @@ class Submissions:
         result: Submitted = work.result()
         if result.text:
             await ack(
-                response_action="update", view=blocks.info_view("Strategy discussion", text=result.text)
+                response_action="update", view=modals.info_view("Strategy discussion", text=result.text)
             )
             return work
         if result.errors:
@@ -105,10 +105,10 @@ class Submissions:
                 )
         elif form is not None:
             depth = int(meta.get("n") or 1)
-            view = blocks.form_view(form, private_metadata=self._meta(form.form, ix, depth))
+            view = modals.form_view(form, private_metadata=self._meta(form.form, ix, depth))
             await ack(response_action="update", view=view)
         elif notes:
-            await ack(response_action="update", view=blocks.info_view(notes[0].title or "Done", notes))
+            await ack(response_action="update", view=modals.info_view(notes[0].title or "Done", notes))
         else:
             await ack()
         self.tasks.spawn(self._send_and_report(result.queued, ix))
@@ -147,7 +147,7 @@ class Submissions:
                 ix.client,
                 "views.update",
                 view_id=ix.view_id,
-                view=blocks.info_view("Strategy discussion", text=FAILED),
+                view=modals.info_view("Strategy discussion", text=FAILED),
             )
             raise
         if result.text or result.errors:
@@ -155,7 +155,7 @@ class Submissions:
             text = result.text or "\n".join(
                 [*result.errors.values(), "Nothing was changed; please try again."]
             )
-            view = blocks.info_view("Strategy discussion", text=text)
+            view = modals.info_view("Strategy discussion", text=text)
             await call(ix.client, "views.update", view_id=ix.view_id, view=view)
             return
         cards = result.cards
@@ -163,9 +163,9 @@ class Submissions:
         form = next((c for c in answers if c.form is not None), None)
         notes = [c for c in answers if c.form is None]
         if form is not None:
-            view = blocks.form_view(form, private_metadata=self._meta(form.form, ix, int(meta.get("n") or 1)))
+            view = modals.form_view(form, private_metadata=self._meta(form.form, ix, int(meta.get("n") or 1)))
         else:
-            view = blocks.info_view(notes[0].title if notes and notes[0].title else "Done", notes)
+            view = modals.info_view(notes[0].title if notes and notes[0].title else "Done", notes)
         await call(ix.client, "views.update", view_id=ix.view_id, view=view)
         await self._send_and_report(result.queued, ix)
 

@@ -14,7 +14,7 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
-from bot.slack.blocks import info_view
+from bot.slack.modals import info_view
 
 log = logging.getLogger(__name__)
 

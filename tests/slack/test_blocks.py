@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from bot.slack import blocks
+from bot.slack import blocks, modals
 from dialogs.model import Button, Card, Form, Input, InputKind, Option, Target, TargetKind
 from tests.conftest import CONFORMANCE
 from tests.slack import limits
@@ -151,7 +151,7 @@ def _form() -> Form:
 
 def test_every_input_kind_has_its_element():
     card = Card(target=Target(TargetKind.EPHEMERAL), title="Convene a strategy discussion", form=_form())
-    view = blocks.form_view(card, private_metadata=blocks.metadata(f="convene", c="42"))
+    view = modals.form_view(card, private_metadata=modals.metadata(f="convene", c="42"))
     assert limits.view_problems(view, "modal") == []
     assert view["title"]["text"] == "Strategy discussion"  # 29 characters do not fit a modal title
     assert view["blocks"][0] == {
@@ -193,11 +193,11 @@ def test_every_input_kind_has_its_element():
 
 def test_submitted_values_come_back_as_turn_fields():
     card = Card(target=Target(TargetKind.EPHEMERAL), title="x", form=_form())
-    view = blocks.form_view(card, private_metadata="{}")
+    view = modals.form_view(card, private_metadata="{}")
     state = state_of(
         view, {"concern": "A concern", "many": ["a1", "a3"], "anyone": ["U0POLICE"], "day": "", "risk": "yes"}
     )
-    fields, users = blocks.submitted_values(state)
+    fields, users = modals.submitted_values(state)
     assert fields == {
         "case_ref": "ABC-1",
         "concern": "A concern",
@@ -226,7 +226,7 @@ def test_a_whole_directory_is_offered_in_searchable_groups():
             ),
         ),
     )
-    view = blocks.form_view(card, private_metadata="{}")
+    view = modals.form_view(card, private_metadata="{}")
     assert limits.view_problems(view, "big directory") == []
     picker, owner = (b["element"] for b in view["blocks"] if b["type"] == "input")
     assert "options" not in picker and [len(g["options"]) for g in picker["option_groups"]] == [100, 100, 60]
@@ -235,7 +235,7 @@ def test_a_whole_directory_is_offered_in_searchable_groups():
     assert [g["label"]["text"] for g in picker["option_groups"]] == ["A–J", "K–T", "U–Z"]
     assert sorted(o["value"] for o in picker["initial_options"]) == ["200", "7"]
     assert owner["type"] == "static_select" and owner["initial_option"]["value"] == "42"
-    fields, _ = blocks.submitted_values(state_of(view, {"people": ["3", "250"]}))
+    fields, _ = modals.submitted_values(state_of(view, {"people": ["3", "250"]}))
     assert fields["people"] == ["3", "250"] and fields["owner"] == "42"
 
 
@@ -248,13 +248,13 @@ def test_forms_that_cannot_fit_a_modal_are_refused_loudly():
         ),
     )
     with pytest.raises(ValueError, match="at most 10,000"):
-        blocks.form_view(
+        modals.form_view(
             Card(target=Target(TargetKind.EPHEMERAL), title="t", form=too_many), private_metadata="{}"
         )
     eleven = Input("m", "M", InputKind.MULTI_CHOICE, options=tuple(Option(str(i), str(i)) for i in range(11)))
-    assert blocks.input_element(eleven).type == "multi_static_select"  # too many for checkboxes
+    assert modals.input_element(eleven).type == "multi_static_select"  # too many for checkboxes
     with pytest.raises(ValueError, match="too long"):
-        blocks.metadata(f="f", c="x" * 3000)
+        modals.metadata(f="f", c="x" * 3000)
 
 
 def test_home_view_and_info_view_are_valid():
@@ -263,7 +263,7 @@ def test_home_view_and_info_view_are_valid():
     assert home["type"] == "home" and "submit" not in home
     assert limits.view_problems(home, "home") == []
     assert "Dana &lt;Duty&gt;" in home["blocks"][1]["elements"][0]["text"]
-    info = blocks.info_view("Done", due)
+    info = modals.info_view("Done", due)
     assert limits.view_problems(info, "info") == [] and "submit" not in info
 
 
@@ -290,6 +290,6 @@ def test_skeleton_payloads_with_every_known_field_are_tolerated():
     skeleton = json.loads(
         (CONFORMANCE / "slack/java-sdk-shape-samples/ViewSubmissionPayload.json").read_text()
     )
-    assert blocks.submitted_values(skeleton["view"]["state"].get("values") or {}) == ({}, {})
-    assert blocks.read_metadata(skeleton["view"]["private_metadata"]) == {}
-    assert blocks.read_metadata("not json") == {} and blocks.read_metadata('"a string"') == {}
+    assert modals.submitted_values(skeleton["view"]["state"].get("values") or {}) == ({}, {})
+    assert modals.read_metadata(skeleton["view"]["private_metadata"]) == {}
+    assert modals.read_metadata("not json") == {} and modals.read_metadata('"a string"') == {}
