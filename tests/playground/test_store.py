@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.playground.routes import clock_step, keep_typed
+from bot.playground.forms import clock_step, keep_typed
 from bot.playground.store import MessageStore, PlaygroundSurface, Reply
 from bot.playground.tokens import Tokens
 from dialogs.model import Actor, Card, Form, Input, InputKind, Target, TargetKind
@@ -157,7 +157,7 @@ async def test_the_playground_answers_loopback_callers_only():
     from aiohttp import web
     from aiohttp.test_utils import make_mocked_request
 
-    from bot.playground.routes import _loopback_only
+    from bot.playground.local import loopback_only as _loopback_only
 
     class Transport:  # where the connection came from, as the server's socket reports it
         def __init__(self, host: str) -> None:
