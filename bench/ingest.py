@@ -430,27 +430,16 @@ async def convene(db, standin, n: int, prefix: str) -> list[dict]:
     against the same database and stand-in Slack the bot processes use afterwards."""
     from sqlalchemy import select
 
-    from dialogs import directory
     from storage.models import Discussion
     from tests.slack.conftest import make_harness
+    from tests.slack.people import seed_people
 
     harness = await make_harness(db, standin)
     procedure = harness.services.procedure
-    ids = {}
-    async with db.session() as s:
-        for user, (name, agency, role) in CAST.items():
-            email = f"{user.lower()}@council.example.org"
-            person = await directory.add_person(
-                s,
-                procedure,
-                name=name,
-                email=email,
-                agency=agency,
-                role=role,
-                identities=[("slack", user, TEAM)],
-            )
-            ids[user] = person.id
-            standin.add_user(user, name=name, email=email)
+    seeded = await seed_people(
+        db, procedure, standin, {u.lower(): (u, *who, True) for u, who in CAST.items()}
+    )
+    ids = {user: seeded.ids[user.lower()] for user in CAST}
     standin.add_channel("C0DUTY", name="duty-team", members=[BOT_USER, CHAIR])
     answers = {
         "category": "physical",

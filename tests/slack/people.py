@@ -27,10 +27,11 @@ class Cast:
     slack: dict[str, str]  # slug -> Slack user id
 
 
-async def seed_people(db, procedure, standin: SlackStandIn) -> Cast:
+async def seed_people(db, procedure, standin: SlackStandIn, cast: dict = CAST) -> Cast:
+    """`cast` as CAST: slug -> (Slack id, name, agency, role, linked in the directory up front)."""
     ids, slack = {}, {}
     async with db.session() as s:
-        for slug, (user, name, agency, role, linked) in CAST.items():
+        for slug, (user, name, agency, role, linked) in cast.items():
             person = await directory.add_person(
                 s,
                 procedure,

@@ -18,11 +18,11 @@ import pytest
 from aiohttp import ClientSession
 from sqlalchemy import func, select
 
-from dialogs import directory
 from storage.models import Circulation, Contribution, Discussion, InboxItem, Outbox
 from tests.conftest import REPO
 from tests.slack.conftest import Sent, SlackHarness
-from tests.slack.standin import BOT_USER, TEAM
+from tests.slack.people import seed_people
+from tests.slack.standin import BOT_USER
 from tests.slack.test_scenario import ANSWERS, PEOPLE, TUESDAY_10AM, engine_button
 
 pytestmark = pytest.mark.parametrize("db", ["sqlite", "postgresql"], indirect=True)
@@ -129,21 +129,8 @@ async def bot(db, standin, request):
     services = Services.create(settings, db, TimeSource(TUESDAY_10AM - datetime.now(UTC)))
     schema = request.getfixturevalue("pg_schema") if db.dialect == "postgresql" else ""
     harness = ProcessHarness(standin, services, db.url, schema)
-    ids = {}
-    async with db.session() as s:
-        for slug, (user, name, agency, role) in PEOPLE.items():
-            email = f"{slug}@council.example.org"
-            person = await directory.add_person(
-                s,
-                services.procedure,
-                name=name,
-                email=email,
-                agency=agency,
-                role=role,
-                identities=[("slack", user, TEAM)],
-            )
-            ids[slug] = person.id
-            standin.add_user(user, name=name, email=email)
+    cast = {slug: (*who, True) for slug, who in PEOPLE.items()}
+    ids = (await seed_people(db, services.procedure, standin, cast)).ids
     standin.add_channel("C0DUTY", name="duty-team", members=[BOT_USER, "U0CHAIR"])
     await harness.start()
     yield harness, ids
