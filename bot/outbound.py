@@ -145,17 +145,25 @@ class OutboxSender:
                 async with self.db.session() as session:  # too little lease left to send safely
                     await outbox.release(session, row.id, worker=self.worker_id)
                 return
-            async with self.db.session() as session:
-                if row.due_item_id is not None and await outbox.drop_if_ended(
-                    session, row.id, worker=self.worker_id
-                ):
-                    report.dropped += 1
-                    next_row = await self._next(session, row.recipient_key)
-                    continue
-                if await outbox.replace_if_superseded(session, row.id, worker=self.worker_id):
-                    report.replaced += 1
-                    next_row = await self._next(session, row.recipient_key)
-                    continue
+            if row.due_item_id is not None or row.card_key is not None:  # else nothing to look at
+                async with self.db.session() as session:
+                    if row.due_item_id is not None and await outbox.drop_if_ended(
+                        session, row.id, worker=self.worker_id
+                    ):
+                        report.dropped += 1
+                        next_row = await self._next(session, row.recipient_key)
+                        continue
+                    if row.card_key is not None and await outbox.replace_if_superseded(
+                        session,
+                        row.id,
+                        worker=self.worker_id,
+                        recipient_key=row.recipient_key,
+                        card_key=row.card_key,
+                        origin=row.origin,
+                    ):
+                        report.replaced += 1
+                        next_row = await self._next(session, row.recipient_key)
+                        continue
             card = card_from_dict(row.card)
             try:
                 surface = await self.deliver(card, row.origin, wait=row.kind != TURN)

@@ -131,9 +131,12 @@ CLAIMED_OUTBOX = (
     col(Outbox.due_item_id),
     col(Outbox.origin),
     col(Outbox.kind),
+    col(Outbox.card_key),
 )
 type _Json = dict[str, Any]
-type ClaimedOutbox = Row[int | None, str, _Json, int, datetime | None, int | None, _Json | None, str]
+type ClaimedOutbox = Row[
+    int | None, str, _Json, int, datetime | None, int | None, _Json | None, str, str | None
+]
 
 
 async def claim_outbox_heads(

@@ -91,24 +91,29 @@ async def add(session: AsyncSession, messages: list[Message], *, ordered: bool =
     return queued
 
 
-async def replace_if_superseded(session: AsyncSession, id: int, *, worker: str) -> bool:
-    """Mark a claimed row REPLACED when a later pending row to the same recipient carries a card with
-    the same key and the same origin: sending the later one alone has the same effect (a
-    keyed card is updated in place), so a burst of redraws of one post becomes one update."""
-    row = await get(session, id)
-    if row is None or row.card_key is None or row.claimed_by != worker:
-        return False
+async def replace_if_superseded(
+    session: AsyncSession,
+    id: int,
+    *,
+    worker: str,
+    recipient_key: str,
+    card_key: str,
+    origin: dict[str, Any] | None,
+) -> bool:
+    """Mark a claimed row (with these columns) REPLACED when a later pending row to the same recipient
+    carries a card with the same key and the same origin: sending the later one alone has the same
+    effect (a keyed card is updated in place), so a burst of redraws of one post becomes one update."""
     later = aliased(Outbox)
     newer = select(col(later.origin)).where(
         col(later.status) == PENDING,
-        col(later.recipient_key) == row.recipient_key,
-        col(later.card_key) == row.card_key,
+        col(later.recipient_key) == recipient_key,
+        col(later.card_key) == card_key,
         col(later.id) > id,
     )
     # Only by a card from the same place: a post not yet made is made where its origin says, so a
     # redraw from somewhere else (another channel, another surface) must not take its place.
     origins = (await session.execute(newer.limit(20))).scalars().all()
-    if row.origin not in origins:
+    if origin not in origins:
         return False
     return await _finish(session, id, worker, status=REPLACED)
 
