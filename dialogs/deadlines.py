@@ -1,7 +1,10 @@
 """Due items: the deadlines a series of discussions has, and how each one ends by its act.
 
 `refresh_series` runs in the engine's transaction after every change. For every discussion of the
-series it works out the deadlines it has now (PROCEDURE.md, "Deadlines") and how far each has got:
+series of each child the discussion is about it works out the deadlines it has now (PROCEDURE.md,
+"Deadlines") and how far each has got. The meeting's own (held in time, invitations, quorum,
+actions, acknowledgements) are the discussion's; the rest are each child's (`DueItem.child_id`, the
+child's id as subject), so siblings who part ways keep their own:
 - a deadline whose act has happened ends MET, or LATE when the act came after the due time (the
   chair is then asked why, unless the reason was already given);
 - a chase (an unanswered invitation, the quorum before the start) whose context ended without its
@@ -11,9 +14,9 @@ series it works out the deadlines it has now (PROCEDURE.md, "Deadlines") and how
 Then a signed-off discussion with no open deadline closes (CLOSED), and a series whose discussions
 are all closed closes too. Snoozing moves reminders only: see dialogs/moments.py for the moments.
 
-Series-wide deadlines (the initial conference and the final discussion) live on the first
-discussion of the series that decided S47; the conference is counted from that discussion or, if the
-procedure says `icpc_counted_from: last`, from the last one that decided S47.
+Series-wide deadlines (the initial conference and the final discussion) live on the child's place in
+the first discussion of their series that decided S47; the conference is counted from that
+discussion or, if the procedure says `icpc_counted_from: last`, from the last one that decided S47.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from dialogs.procedure import Procedure
 from dialogs.quorum import agencies_to_tell, quorum_met
 from storage.models import (
     Action,
+    Child,
     Circulation,
     Decision,
     Discussion,
@@ -47,6 +51,18 @@ from storage.models import (
 )
 
 REOPENABLE = frozenset({DueKind.QUORUM})  # lost again before the start: chase again
+# Each child's own deadlines; the rest are the meeting's.
+CHILD_KINDS = frozenset(
+    {
+        DueKind.RECORD_CIRCULATION,
+        DueKind.OUTCOME_NOTIFICATION,
+        DueKind.FURTHER_DISCUSSION,
+        DueKind.RECONVENE,
+        DueKind.ICPC,
+        DueKind.FINAL_DISCUSSION,
+        DueKind.OVERRIDE_REVIEW,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -68,6 +84,20 @@ class Want:
     due_at: datetime
     recipient_id: int | None
     end: End | None = None
+    child_id: int | None = None  # a child's own deadline
+
+
+def mine(kind: DueKind, child: Child, due_at: datetime, recipient_id: int | None, end: End | None) -> Want:
+    """A child's own deadline: the child's id is its subject, so each sibling has their own."""
+    return Want(kind, str(child.id), due_at, recipient_id, end, child.id)
+
+
+@dataclass(frozen=True)
+class Place:
+    """A child in one discussion of their series."""
+
+    child: Child
+    discussion: Discussion
 
 
 @dataclass
@@ -105,39 +135,71 @@ async def refresh_series(
     tz: str,
     now: datetime,
 ) -> Refreshed:
-    """Bring the due items of `discussion`'s series up to date (of its open discussions, and its
-    own); close what has ended."""
+    """Bring the due items of the series of `discussion`'s children up to date (of their open
+    discussions, and its own); close what has ended."""
     env = Env(procedure, nation, tz, now)
-    series = await session.get(Series, discussion.series_id)
-    assert series is not None
-    found = await _all(
+    assert discussion.id is not None
+    # Every series the discussion's children are (or were, if removed) in, and every discussion of
+    # those series; then the series of those discussions' other children, for their own deadlines.
+    mine_ = await _all(session, select(Child).where(col(Child.discussion_id) == discussion.id))
+    places = await _places(session, {c.series_id for c in mine_})
+    found = {p.discussion.id: p.discussion for p in places} | {discussion.id: discussion}
+    here = await _all(
         session,
-        select(Discussion)
-        .where(col(Discussion.series_id) == series.id)
-        .order_by(col(Discussion.number), col(Discussion.id)),
+        select(Child)
+        .where(col(Child.discussion_id).in_(list(found)), col(Child.removed_at).is_(None))
+        .order_by(col(Child.position), col(Child.id)),
     )
+    more = {c.series_id for c in here} - {c.series_id for c in mine_}
+    if more:
+        places += await _places(session, more)
+    by_series: dict[int, list[Place]] = {}
+    for place in places:
+        by_series.setdefault(place.child.series_id, []).append(place)
     decisions = {
-        x.discussion_id: x
-        for x in await _all(
-            session, select(Decision).where(col(Decision.discussion_id).in_([d.id for d in found]))
-        )
+        x.child_id: x
+        for x in await _all(session, select(Decision).where(col(Decision.child_id).in_([c.id for c in here])))
     }
     out = Refreshed()
-    series_wants = await _series_wants(session, env, series, found, decisions)
-    for d in found:
+    series_wants: dict[int, list[Want]] = {}
+    for series_id, rows in by_series.items():
+        series = await session.get(Series, series_id)
+        assert series is not None
+        for child_id, wants in (await _series_wants(session, env, series, rows, decisions)).items():
+            series_wants.setdefault(child_id, []).extend(wants)
+    for d in sorted(found.values(), key=lambda x: x.id or 0):
         if d.state in CLOSED_STATES and d.id != discussion.id:
             continue  # nothing new starts there; what it still has open ends by acts on it
-        wants = await wanted(session, env, d, found, decisions.get(d.id or 0))
-        wants += series_wants.get(d.id or 0, [])
+        wants = await wanted(session, env, d)
+        for child in (c for c in here if c.discussion_id == d.id):
+            assert child.id is not None
+            rows = by_series.get(child.series_id, [])
+            wants += await child_wanted(session, env, d, child, rows, decisions.get(child.id))
+            wants += series_wants.get(child.id, [])
         await _sync(session, env, d, wants, out)
-    for d in found:
+    for d in found.values():
         if d.state == State.SIGNED_OFF and not await _open_deadlines(session, d):
             d.state, d.closed_at, d.updated_at = State.CLOSED, now, now
             out.closed.append(d)
-    if series.closed_at is None and all(d.state in CLOSED_STATES for d in found):
-        series.closed_at = now
+    for series_id in {c.series_id for c in mine_} | more:
+        rows = by_series.get(series_id, [])
+        series = await session.get(Series, series_id)
+        assert series is not None
+        if series.closed_at is None and all(p.discussion.state in CLOSED_STATES for p in rows):
+            series.closed_at = now  # every discussion it had is closed (or the child was removed from all)
     await session.flush()
     return out
+
+
+async def _places(session: AsyncSession, series_ids: set[int]) -> list[Place]:
+    """Each child of these series in each discussion of it (not where removed), in order."""
+    query = (
+        select(Child, Discussion)
+        .join(Discussion, col(Discussion.id) == col(Child.discussion_id))
+        .where(col(Child.series_id).in_(series_ids), col(Child.removed_at).is_(None))
+        .order_by(col(Child.series_id), col(Child.number), col(Child.id))
+    )
+    return [Place(c, d) for c, d in (await session.execute(query)).all()]
 
 
 async def _sync(session: AsyncSession, env: Env, d: Discussion, wants: list[Want], out: Refreshed) -> None:
@@ -153,7 +215,13 @@ async def _sync(session: AsyncSession, env: Env, d: Discussion, wants: list[Want
         if item is None:
             if closed or (want.end is not None and want.end.state == DueState.MISSED):
                 continue  # nothing new starts on a closed discussion; a chase never needed is not made
-            item = DueItem(discussion_id=d.id, kind=want.kind.value, subject=want.subject, due_at=want.due_at)
+            item = DueItem(
+                discussion_id=d.id,
+                kind=want.kind.value,
+                subject=want.subject,
+                child_id=want.child_id,
+                due_at=want.due_at,
+            )
             session.add(item)
             plan(item, want.due_at, env.procedure.reminders, tz=env.tz, now=env.now)
         elif item.state != DueState.OPEN:
@@ -196,22 +264,15 @@ async def _open_deadlines(session: AsyncSession, d: Discussion) -> bool:
     return (await session.execute(query.limit(1))).first() is not None
 
 
-async def wanted(
-    session: AsyncSession,
-    env: Env,
-    d: Discussion,
-    series: Sequence[Discussion],
-    decision: Decision | None,
-) -> list[Want]:
-    """The deadlines discussion `d` has of its own, with the end of each whose act has happened."""
-    t, r = env.procedure.timescales, env.procedure.reminders
-    chair, now = d.chair_id, env.now
-    # Held: from when it started (a discussion from before that was recorded: from its day).
-    started = d.started_at or (env.start_of(d.held_on) if d.held_on is not None else None)
+async def wanted(session: AsyncSession, env: Env, d: Discussion) -> list[Want]:
+    """The meeting's own deadlines, with the end of each whose act has happened: held in time, the
+    invitations answered, the quorum there; each agreed action; each circulated record acknowledged."""
+    r, now = env.procedure.reminders, env.now
+    chair = d.chair_id
+    started = _started(env, d)
     participants = await _all(session, select(Participant).where(col(Participant.discussion_id) == d.id))
     out: list[Want] = []
 
-    # Before the meeting: it is held in time, invitations are answered, the quorum is there.
     out.append(
         Want(
             DueKind.MEETING,
@@ -239,60 +300,16 @@ async def wanted(
     due = d.proposed_at - timedelta(minutes=r.quorum_check_before_minutes)
     out.append(Want(DueKind.QUORUM, "", due, chair, quorum_end))
 
-    # After it: the record and the outcome go out within their working days. (Before the decision
-    # there is no record and no action yet: the queries are left out while the discussion is live.)
-    decided = d.state not in (State.CONVENED, State.IN_PROGRESS)
-    records: list[RecordVersion] = []
-    circulations: list[Circulation] = []
-    if decided:
-        records = await _all(
-            session,
-            select(RecordVersion)
-            .where(col(RecordVersion.discussion_id) == d.id)
-            .order_by(col(RecordVersion.version)),
-        )
-    if records:
-        circulations = await _all(
-            session,
-            select(Circulation)
-            .where(col(Circulation.record_id).in_([x.id for x in records]))
-            .order_by(col(Circulation.id)),
-        )
-    signed = next((x for x in records if x.signed_off_at is not None), None)
-    if d.held_on is not None:
-        end = None
-        if signed is not None and signed.signed_off_at is not None:
-            sent = sum(1 for c in circulations if c.kind == "record" and c.record_id == signed.id)
-            end = End(
-                signed.signed_off_at, f"the signed-off record was sent to everyone who took part ({sent})"
-            )
-        due = env.working_days_after(d.held_on, t.record_circulation_working_days)
-        out.append(Want(DueKind.RECORD_CIRCULATION, "", due, chair, end))
-        due = env.working_days_after(d.held_on, t.outcome_notification_working_days)
-        end = await _outcome_told(session, env, d, participants, circulations, signed)
-        out.append(Want(DueKind.OUTCOME_NOTIFICATION, "", due, chair, end))
-
-    # The next discussion: a further one after S47, or the one the chair set after a Single Assessment.
-    successor = next((x for x in series if x.previous_id == d.id and x.started_at is not None), None)
-    held_next = None
-    if successor is not None and successor.started_at is not None:
-        held_next = End(successor.started_at, f"discussion {successor.number} was held")
-    s47 = decision is not None and _starts_s47(env.procedure, decision.outcome)
-    if s47 and d.held_on is not None and not d.is_final:
-        due = env.working_days_after(d.held_on, t.further_discussion_working_days)
-        out.append(Want(DueKind.FURTHER_DISCUSSION, "", due, chair, held_next))
-    if decision is not None and decision.reconvene_on is not None:
-        out.append(Want(DueKind.RECONVENE, "", env.by_end_of(decision.reconvene_on), chair, held_next))
-    if decision is not None and decision.override_reason:
-        out.append(await _override_review(session, env, d, decision))
-
-    # Each agreed action by its own date; each circulated record acknowledged in the time it was sent in.
-    actions = await _all(session, select(Action).where(col(Action.discussion_id) == d.id)) if decided else []
+    # Before the decision there is no record and no action yet: the queries wait until then.
+    if not _decided(d):
+        return out
+    actions = await _all(session, select(Action).where(col(Action.discussion_id) == d.id))
     for a in actions:
         if a.status != "cancelled":
             end = End(a.done_at or now, "marked done") if a.status == "done" else None
             out.append(Want(DueKind.ACTION, str(a.id), env.by_end_of(a.due_on), a.owner_id, end))
-    for c in circulations:
+    t = env.procedure.timescales
+    for c in await _circulations(session, d):
         n = (
             t.outcome_notification_working_days
             if c.kind == "outcome_notification"
@@ -302,6 +319,78 @@ async def wanted(
         end = End(c.acknowledged_at, "acknowledged") if c.acknowledged_at else None
         out.append(Want(DueKind.ACKNOWLEDGEMENT, str(c.id), due, c.person_id, end))
     return out
+
+
+async def child_wanted(
+    session: AsyncSession,
+    env: Env,
+    d: Discussion,
+    child: Child,
+    series: Sequence[Place],
+    decision: Decision | None,
+) -> list[Want]:
+    """One child's own deadlines from discussion `d`: the child's record circulated and outcome told,
+    the next discussion of the child's series, the manager's review of a decision taken without all."""
+    t, chair = env.procedure.timescales, d.chair_id
+    out: list[Want] = []
+    if _decided(d) and d.held_on is not None:
+        records = await _all(
+            session,
+            select(RecordVersion)
+            .where(col(RecordVersion.child_id) == child.id)
+            .order_by(col(RecordVersion.version)),
+        )
+        signed = next((x for x in records if x.signed_off_at is not None), None)
+        circulations = [c for c in await _circulations(session, d) if c.record_id in {x.id for x in records}]
+        end = None
+        if signed is not None and signed.signed_off_at is not None:
+            sent = sum(1 for c in circulations if c.kind == "record" and c.record_id == signed.id)
+            end = End(
+                signed.signed_off_at, f"the signed-off record was sent to everyone who took part ({sent})"
+            )
+        due = env.working_days_after(d.held_on, t.record_circulation_working_days)
+        out.append(mine(DueKind.RECORD_CIRCULATION, child, due, chair, end))
+        due = env.working_days_after(d.held_on, t.outcome_notification_working_days)
+        participants = await _all(session, select(Participant).where(col(Participant.discussion_id) == d.id))
+        end = await _outcome_told(session, env, d, participants, circulations, signed)
+        out.append(mine(DueKind.OUTCOME_NOTIFICATION, child, due, chair, end))
+
+    # The next discussion: a further one after S47, or the one the chair set after a Single Assessment.
+    successor = next(
+        (p for p in series if p.child.previous_id == child.id and p.discussion.started_at is not None), None
+    )
+    held_next = None
+    if successor is not None and successor.discussion.started_at is not None:
+        held_next = End(successor.discussion.started_at, f"discussion {successor.child.number} was held")
+    s47 = decision is not None and _starts_s47(env.procedure, decision.outcome)
+    if s47 and d.held_on is not None and not d.is_final:
+        due = env.working_days_after(d.held_on, t.further_discussion_working_days)
+        out.append(mine(DueKind.FURTHER_DISCUSSION, child, due, chair, held_next))
+    if decision is not None and decision.reconvene_on is not None:
+        out.append(mine(DueKind.RECONVENE, child, env.by_end_of(decision.reconvene_on), chair, held_next))
+    if decision is not None and decision.override_reason:
+        out.append(await _override_review(session, env, d, child, decision))
+    return out
+
+
+def _started(env: Env, d: Discussion) -> datetime | None:
+    """When it was held: from when it started (a discussion recorded from before: from its day)."""
+    return d.started_at or (env.start_of(d.held_on) if d.held_on is not None else None)
+
+
+def _decided(d: Discussion) -> bool:
+    return d.state not in (State.CONVENED, State.IN_PROGRESS)
+
+
+async def _circulations(session: AsyncSession, d: Discussion) -> list[Circulation]:
+    """Every record and outcome notification sent from discussion `d`, for any of its children."""
+    return await _all(
+        session,
+        select(Circulation)
+        .join(RecordVersion, col(RecordVersion.id) == col(Circulation.record_id))
+        .where(col(RecordVersion.discussion_id) == d.id)
+        .order_by(col(Circulation.id)),
+    )
 
 
 async def _outcome_told(
@@ -350,7 +439,9 @@ async def outcome_told(
     return told
 
 
-async def _override_review(session: AsyncSession, env: Env, d: Discussion, decision: Decision) -> Want:
+async def _override_review(
+    session: AsyncSession, env: Env, d: Discussion, child: Child, decision: Decision
+) -> Want:
     chair = await session.get(Person, d.chair_id)
     reviewer = chair.manager_id if chair is not None else None
     days = env.procedure.timescales.override_review_working_days
@@ -359,53 +450,55 @@ async def _override_review(session: AsyncSession, env: Env, d: Discussion, decis
     if decision.override_reviewed_at is not None:
         end = End(decision.override_reviewed_at, "reviewed by the team manager")
     # One review per decision taken without everyone: a later override is reviewed afresh.
-    subject = decision.decided_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S")
-    return Want(DueKind.OVERRIDE_REVIEW, subject, due, reviewer, end)
+    subject = f"{child.id}:{decision.decided_at.astimezone(UTC):%Y%m%dT%H%M%S}"
+    return Want(DueKind.OVERRIDE_REVIEW, subject, due, reviewer, end, child.id)
 
 
 async def _series_wants(
     session: AsyncSession,
     env: Env,
     series: Series,
-    found: Sequence[Discussion],
+    rows: Sequence[Place],
     decisions: dict[int, Decision],
 ) -> dict[int, list[Want]]:
-    """The conference and the final discussion: one each per series, on its first S47 discussion."""
-    s47 = [
-        d
-        for d in found
-        if d.held_on is not None and d.id in decisions and _starts_s47(env.procedure, decisions[d.id].outcome)
-    ]
+    """The conference and the final discussion: one each per series, on the child's place in the
+    first discussion of the series that decided S47 (by child id)."""
+
+    def decided_s47(p: Place) -> bool:
+        decision = decisions.get(p.child.id or 0)
+        return decision is not None and _starts_s47(env.procedure, decision.outcome)
+
+    s47 = [p for p in rows if p.discussion.held_on is not None and decided_s47(p)]
     if not s47:
         return {}
     home = s47[0]
     anchor = s47[-1] if env.procedure.timescales.icpc_counted_from == "last" else s47[0]
-    assert home.id is not None and anchor.held_on is not None
-    chair = found[-1].chair_id  # the chair of the latest discussion runs the case now
-    due = env.working_days_after(anchor.held_on, env.procedure.timescales.icpc_working_days)
+    assert home.child.id is not None and anchor.discussion.held_on is not None
+    chair = rows[-1].discussion.chair_id  # the chair of the latest discussion runs the case now
+    due = env.working_days_after(anchor.discussion.held_on, env.procedure.timescales.icpc_working_days)
     end = None
     if series.icpc_held_on is not None:
         end = End(env.start_of(series.icpc_held_on), f"held on {series.icpc_held_on:%d %b %Y}")
     elif series.icpc_not_required:
         end = End(series.icpc_recorded_at or env.now, "not required", DueState.MISSED)
-    wants = [Want(DueKind.ICPC, "", due, chair, end)]
-    planned = await _first(session, select(Plan).where(col(Plan.discussion_id) == home.id))
-    if planned is not None and planned.icpc_on is not None and not home.is_final:
+    wants = [mine(DueKind.ICPC, home.child, due, chair, end)]
+    planned = await _first(session, select(Plan).where(col(Plan.child_id) == home.child.id))
+    if planned is not None and planned.icpc_on is not None and not home.discussion.is_final:
         # The final discussion agrees the outcomes the conference acts on: due by the conference date.
-        final = next((d for d in found if d.is_final and d.started_at is not None), None)
+        final = next((p.discussion for p in rows if p.discussion.is_final and p.discussion.started_at), None)
         end = End(final.started_at, "the final discussion was held") if final and final.started_at else None
-        wants.append(Want(DueKind.FINAL_DISCUSSION, "", env.by_end_of(planned.icpc_on), chair, end))
-    return {home.id: wants}
+        wants.append(mine(DueKind.FINAL_DISCUSSION, home.child, env.by_end_of(planned.icpc_on), chair, end))
+    return {home.child.id: wants}
 
 
 async def series_icpc(session: AsyncSession, series_id: int) -> DueItem | None:
-    """The series' conference deadline: the one that applies (a withdrawn one, whose S47 decision
-    was changed, does not), the newest if the first S47 discussion of the series changed."""
+    """A child's series' conference deadline: the one that applies (a withdrawn one, whose S47
+    decision was changed, does not), the newest if the first S47 discussion of the series changed."""
     query = (
         select(DueItem)
-        .join(Discussion, col(Discussion.id) == col(DueItem.discussion_id))
+        .join(Child, col(Child.id) == col(DueItem.child_id))
         .where(
-            col(Discussion.series_id) == series_id,
+            col(Child.series_id) == series_id,
             col(DueItem.kind) == DueKind.ICPC.value,
             col(DueItem.state) != DueState.WITHDRAWN.value,
         )

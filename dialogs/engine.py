@@ -29,7 +29,7 @@ from dialogs.procedure import Procedure
 from dialogs.validate import DialogError, Stale
 from storage import audit, outbox
 from storage.db import Database, is_transient
-from storage.models import Decision, Discussion, InboundEvent, Participant, Person, Series
+from storage.models import Child, Decision, Discussion, InboundEvent, Participant, Person, Series
 from storage.refs import first_delivery
 
 if TYPE_CHECKING:
@@ -158,6 +158,7 @@ class Ctx:
     ref: Ref = field(default_factory=Ref)
     did_change: bool = False
     _participants: list[Participant] | None = field(default=None, repr=False)
+    _children: list[Child] | None = field(default=None, repr=False)
 
     @property
     def actor(self) -> Actor:
@@ -209,10 +210,42 @@ class Ctx:
     def state(self) -> State:
         return State(self.d.state)
 
-    async def series(self) -> Series:
-        series = await self.session.get(Series, self.d.series_id)
+    async def series(self, child: Child | None = None) -> Series:
+        """The series of `child` (by default the child the turn is about)."""
+        child = child or await self.child()
+        series = await self.session.get(Series, child.series_id)
         assert series is not None  # a foreign key
         return series
+
+    async def children(self, *, fresh: bool = False) -> list[Child]:
+        """The children the discussion is about (not those removed), in the chair's order."""
+        if self._children is None or fresh:
+            query = (
+                select(Child)
+                .where(col(Child.discussion_id) == self.did, col(Child.removed_at).is_(None))
+                .order_by(col(Child.position), col(Child.id))
+            )
+            self._children = list((await self.session.execute(query)).scalars())
+        return self._children
+
+    async def child(self) -> Child:
+        """The child the turn is about: the one the button or form names, or the only one."""
+        children = await self.children()
+        if self.ref.child_id is not None:
+            found = next((c for c in children if c.id == self.ref.child_id), None)
+            if found is None:
+                raise DialogError(f"That child is no longer part of the discussion about {self.d.case_ref}.")
+            return found
+        if len(children) == 1:
+            return children[0]
+        raise DialogError(
+            f"Which child? Please use the buttons for each case reference of {self.d.case_ref}."
+        )
+
+    @property
+    def child_named(self) -> bool:
+        """Whether the button or form names one child (otherwise: all of them, or the only one)."""
+        return self.ref.child_id is not None
 
     async def participants(self, *, fresh: bool = False) -> list[Participant]:
         if self._participants is None or fresh:
@@ -233,10 +266,17 @@ class Ctx:
         rows = await self.session.execute(select(Person).where(col(Person.id).in_(ids)))
         return {p.id: p for p in rows.scalars() if p.id is not None}
 
-    async def decision(self) -> Decision | None:
-        """The discussion's decision, if the chair has recorded one."""
-        query = select(Decision).where(col(Decision.discussion_id) == self.did)
+    async def decision(self, child: Child | None = None) -> Decision | None:
+        """`child`'s decision (by default the child the turn is about), if the chair has recorded one."""
+        child = child or await self.child()
+        query = select(Decision).where(col(Decision.child_id) == child.id)
         return (await self.session.execute(query)).scalar()
+
+    async def decisions(self) -> dict[int, Decision]:
+        """The decisions recorded so far, by child id (removed children's left out)."""
+        ids = [c.id for c in await self.children()]
+        query = select(Decision).where(col(Decision.child_id).in_(ids))
+        return {x.child_id: x for x in (await self.session.execute(query)).scalars()}
 
     @property
     def is_chair(self) -> bool:
@@ -289,7 +329,7 @@ class Ctx:
 
         self.did_change = True
         self.d.updated_at = self.now
-        self._participants = None
+        self._participants = self._children = None
         await self.session.flush()
         if not due:
             return [await main_card(self)]
@@ -314,9 +354,9 @@ class Ctx:
         current = self.discussion
         for other in outcome.closed:
             if other.id != self.did:
-                self.discussion, self._participants = other, None
+                self.discussion, self._participants, self._children = other, None, None
                 cards.append(await main_card(self))
-        self.discussion, self._participants = current, None
+        self.discussion, self._participants, self._children = current, None, None
         for item in outcome.late:
             cards.append(await late_reason_card(self, item))
         return cards
@@ -340,9 +380,9 @@ class Ctx:
             **card,
         )
 
-    def value(self, subject: object = "", version: object = "") -> str:
-        """A button value or form context for this discussion (see model.Ref)."""
-        return str(Ref(self.did, str(subject), str(version)))
+    def value(self, subject: object = "", version: object = "", *, child: Child | None = None) -> str:
+        """A button value or form context for this discussion, or for one of its children (model.Ref)."""
+        return str(Ref(self.did, str(subject), str(version), child.id if child is not None else None))
 
     def stale(self, current: object) -> bool:
         """Whether the form was shown before what it edits last changed (a second tab, a stale phone):

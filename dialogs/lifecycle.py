@@ -66,6 +66,7 @@ class Act(StrEnum):
     CONVENE = "convene"
     FURTHER = "further"  # a further or final discussion of the same case (a new discussion in the series)
     CIRCUMSTANCES = "circumstances"
+    CHILDREN = "children"  # add a sibling (before the decision) or remove a child, with the reason
     INVITE = "invite"
     ANSWER = "answer"  # accept or decline one's invitation
     BY_PHONE = "by_phone"
@@ -112,6 +113,9 @@ RULES: tuple[Rule, ...] = (
     Rule(Act.FURTHER, "hold a further or final discussion", Who.CHAIR, _in(S), (C,),
          "a new discussion in the series; none after the final one"),
     Rule(Act.CIRCUMSTANCES, "answer the questions about the case's circumstances", Who.CHAIR, _in(C, P)),
+    Rule(Act.CHILDREN, "add or remove a child", Who.CHAIR, _in(C, P, D),
+         note="a child is added only before any decision, and removed only with the reason (audited); "
+         "never the last one"),
     Rule(Act.INVITE, "invite people", Who.CHAIR, _in(C, P),
          note="once started, with the reason (an audited correction of the attendance)"),
     Rule(Act.ANSWER, "accept or decline your invitation", Who.PARTICIPANT, _in(C),

@@ -153,18 +153,23 @@ class Result:
 
 @dataclass(frozen=True)
 class Ref:
-    """What a button's value or a form's context points at: "<discussion id>[:<subject>][@<version>]".
+    """What a button's value or a form's context points at:
+    "<discussion id>[/<child id>][:<subject>][@<version>]".
 
-    The subject is the row the act is about (an invitation, an action, a due item); the version is the
+    The child is the one of the discussion's children the act is about (a decision, a plan, a record);
+    the subject is the row the act is about (an invitation, an action, a due item); the version is the
     version of what the form edits when it was shown, so a stale form can be refused.
     """
 
     discussion_id: int | None = None
     subject: str = ""
     version: str = ""
+    child_id: int | None = None
 
     def __str__(self) -> str:
         out = "" if self.discussion_id is None else str(self.discussion_id)
+        if self.child_id is not None:
+            out += f"/{self.child_id}"
         if self.subject:
             out += f":{self.subject}"
         if self.version:
@@ -174,5 +179,8 @@ class Ref:
     @classmethod
     def parse(cls, value: str) -> "Ref":
         head, _, version = value.partition("@")
-        did, _, subject = head.partition(":")
-        return cls(int(did) if did.isdigit() else None, subject, version)
+        ids, _, subject = head.partition(":")
+        did, _, child = ids.partition("/")
+        return cls(
+            int(did) if did.isdigit() else None, subject, version, int(child) if child.isdigit() else None
+        )

@@ -1,10 +1,13 @@
-"""The "record of strategy discussion", assembled from what the discussion holds.
+"""The "record of strategy discussion", assembled from what the discussion holds: one per child.
 
 Its sections follow PROCEDURE.md ("What the record holds"). The text is the small markdown subset
-every surface renders, and it is what is exported to the council's case-management system.
+every surface renders, and it is what is exported to the council's case-management system. A child's
+record holds what the discussion shared (attendance, the concern, the meeting) and what is the
+child's own (decision, plan, actions for them, deadlines); of the contributions, those about every
+child and those about this child, never one about a sibling only.
 """
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlmodel import col
 
 from dialogs.deadlines import series_icpc
@@ -13,8 +16,11 @@ from dialogs.lifecycle import DEADLINE, DUE_STATE_LABELS, DueKind, DueState
 from dialogs.quorum import STATUS_LABELS, circumstances, quorum_met, required_attendees
 from storage.models import (
     Action,
+    ActionChild,
+    Child,
     Circulation,
     Contribution,
+    ContributionChild,
     Discussion,
     DueItem,
     Person,
@@ -27,51 +33,73 @@ from storage.models import (
 ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth"}
 
 
-def ordinal(d: Discussion) -> str:
-    return "final" if d.is_final else ORDINALS.get(d.number, f"number {d.number}")
+def ordinal(d: Discussion, child: Child | None = None) -> str:
+    """First, second... or final: of the child's series when a child is given (siblings may differ)."""
+    number = child.number if child is not None else d.number
+    return "final" if d.is_final else ORDINALS.get(number, f"number {number}")
 
 
-async def assemble(ctx: Ctx) -> str:
+async def assemble_all(ctx: Ctx) -> str:
+    """Every child's draft record, one after the other, for the chair to review at once."""
+    return "\n\n".join([await assemble(ctx, c) for c in await ctx.children()])
+
+
+async def assemble(ctx: Ctx, child: Child) -> str:
     d, p, s = ctx.d, ctx.procedure, ctx.session
     parts = await ctx.participants(fresh=True)
     people = await ctx.people()
+    about_child = select(col(ContributionChild.contribution_id)).where(
+        col(ContributionChild.child_id) == child.id
+    )
     contributions = list(
         (
             await s.execute(
                 select(Contribution)
-                .where(col(Contribution.discussion_id) == d.id)
+                .where(
+                    col(Contribution.discussion_id) == d.id,
+                    or_(col(Contribution.for_all), col(Contribution.id).in_(about_child)),
+                )
                 .order_by(col(Contribution.created_at), col(Contribution.id))
             )
         ).scalars()
     )
-    decision = await ctx.decision()
-    plan = (await s.execute(select(Plan).where(col(Plan.discussion_id) == d.id))).scalar()
+    decision = await ctx.decision(child)
+    plan = (await s.execute(select(Plan).where(col(Plan.child_id) == child.id))).scalar()
     items = {
         i.item: i
-        for i in (await s.execute(select(PlanItem).where(col(PlanItem.discussion_id) == d.id))).scalars()
+        for i in (await s.execute(select(PlanItem).where(col(PlanItem.child_id) == child.id))).scalars()
     }
+    for_child = select(col(ActionChild.action_id)).where(col(ActionChild.child_id) == child.id)
     actions = list(
         (
             await s.execute(
-                select(Action).where(col(Action.discussion_id) == d.id).order_by(col(Action.due_on))
+                select(Action)
+                .where(col(Action.discussion_id) == d.id, col(Action.id).in_(for_child))
+                .order_by(col(Action.due_on))
             )
         ).scalars()
     )
-    due_items = list(
-        (
+    action_ids = {str(a.id) for a in actions}
+    due_items = [
+        i
+        for i in (
             await s.execute(
                 select(DueItem).where(col(DueItem.discussion_id) == d.id).order_by(col(DueItem.due_at))
             )
         ).scalars()
-    )
+        # The child's own deadlines and the meeting's; of the actions, those for this child.
+        if i.child_id == child.id
+        or (i.child_id is None and (i.kind != DueKind.ACTION or i.subject in action_ids))
+    ]
     ended = [
         i
         for i in due_items
         if i.state not in (DueState.OPEN, DueState.WITHDRAWN) and not DEADLINE[DueKind(i.kind)].chase
     ]
-    series = await s.get(Series, d.series_id)
-    icpc = await series_icpc(s, d.series_id)
+    series = await s.get(Series, child.series_id)
+    icpc = await series_icpc(s, child.series_id)
     chair = people[d.chair_id]
+    siblings = [c.case_ref for c in await ctx.children() if c.id != child.id]
 
     def role(r: str) -> str:
         try:
@@ -86,8 +114,8 @@ async def assemble(ctx: Ctx) -> str:
             return a
 
     out = [
-        f"*Record of strategy discussion: {d.case_ref}*",
-        f"Discussion: {ordinal(d)} | Held: {d.held_on or 'not started'} | "
+        f"*Record of strategy discussion: {child.case_ref}*",
+        f"Discussion: {ordinal(d, child)} | Held: {d.held_on or 'not started'} | "
         f"Format: {p.format_label(d.format)}"
         + (" | Out of hours" if d.out_of_hours else "")
         + (f" (set by the chair: {d.out_of_hours_reason})" if d.out_of_hours_reason else ""),
@@ -95,6 +123,10 @@ async def assemble(ctx: Ctx) -> str:
         f"proposed {ctx.local(d.proposed_at):%d %b %Y %H:%M}",
         f"Chair: {chair.display_name} ({role(next((x.role for x in parts if x.is_chair), ''))})",
     ]
+    if siblings:
+        out.append(
+            f"Held together with the discussion about: {', '.join(siblings)} (each has their own record)"
+        )
     if d.late_reason:
         out.append(f"Held later than {p.timescales.meeting_within_hours} hours because: {d.late_reason}")
 

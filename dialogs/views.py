@@ -22,7 +22,7 @@ from dialogs.lifecycle import (
 from dialogs.model import Button, Card, Ref, Target, TargetKind
 from dialogs.quorum import STATUS_LABELS, quorum_met, required_attendees, unanswered
 from dialogs.record_text import circulation_lines, ordinal
-from storage.models import Decision, Discussion, DueItem, RecordVersion
+from storage.models import Child, Circulation, Discussion, DueItem, RecordVersion
 
 # The acts the discussion's post offers, in the order shown; each only in the states the lifecycle
 # table allows it (and only when it applies: see _applies).
@@ -41,37 +41,53 @@ POST_BUTTONS: tuple[tuple[Act, str, str], ...] = (
     (Act.ABSENT, "absent", "Absent"),
     (Act.CORRECT, "correct", "Correct"),
     (Act.ADD_ACTION, "add_action", "Add action"),
+    (Act.CHILDREN, "children", "Children"),
     (Act.CLOSE, "close", "Close"),
 )
+PER_CHILD = frozenset({Act.PLAN, Act.RECORD_ICPC})  # with siblings: one button per child it applies to
 
 
-async def _applies(ctx: Ctx, act: Act, items: list[DueItem], decision: Decision | None) -> bool:
-    """Whether an act the state allows makes sense for this discussion now."""
+async def _applies(ctx: Ctx, act: Act, items: list[DueItem], child: Child | None) -> bool:
+    """Whether an act the state allows makes sense for this discussion (or this child) now."""
     d = ctx.d
     if act == Act.PLAN:
-        return decision is not None and "plan" in ctx.procedure.outcome(decision.outcome).requires
+        from dialogs.flows.plan import needs_plan
+
+        return any([await needs_plan(ctx, c) for c in ([child] if child else await ctx.children())])
     if act == Act.TELL_OUTCOME:
         return any(i.kind == DueKind.OUTCOME_NOTIFICATION and i.state == DueState.OPEN for i in items)
     if act == Act.RECORD_ICPC:
-        if d.number == 1 and (decision is None or not ctx.procedure.outcome(decision.outcome).starts_s47):
-            return False  # nothing in the series has decided S47 yet: no conference is due
-        icpc = await series_icpc(ctx.session, d.series_id)
-        return icpc is not None and icpc.state == DueState.OPEN
+        for c in [child] if child else await ctx.children():
+            icpc = await series_icpc(ctx.session, c.series_id)
+            if icpc is not None and icpc.state == DueState.OPEN:
+                return True
+        return False
     if act == Act.FURTHER:
-        from dialogs.flows.convene import series_discussions
-        from dialogs.flows.further import why_no_further
+        from dialogs.flows.further import may_follow
 
-        return why_no_further(d, await series_discussions(ctx, d.series_id)) is None
+        return bool(await may_follow(ctx))
     if act == Act.NEXT_STAGE:
         return d.stage != ctx.procedure.agenda[-1].id
     return True
 
 
-async def _buttons(ctx: Ctx, items: list[DueItem], decision: Decision | None) -> tuple[Button, ...]:
+async def _buttons(ctx: Ctx, items: list[DueItem]) -> tuple[Button, ...]:
     state = ctx.state
+    children = await ctx.children()
     out: list[Button] = []
     for act, action, label in POST_BUTTONS:
-        if not allowed(act, state) or not await _applies(ctx, act, items, decision):
+        if not allowed(act, state):
+            continue
+        if act in PER_CHILD and len(children) > 1:
+            for c in children:
+                if await _applies(ctx, act, items, c):
+                    out.append(
+                        Button(
+                            action, f"{label}: {c.case_ref}", ctx.value(child=c), None if out else "primary"
+                        )
+                    )
+            continue
+        if not await _applies(ctx, act, items, None):
             continue
         value = ctx.value()
         if act == Act.NEXT_STAGE:
@@ -83,11 +99,50 @@ async def _buttons(ctx: Ctx, items: list[DueItem], decision: Decision | None) ->
     return tuple(out)
 
 
+async def child_lines(ctx: Ctx, items: list[DueItem]) -> list[str]:
+    """Each child by case reference, with how their part stands: decision, plan, record."""
+    from dialogs.flows.plan import needs_plan, plan_gaps
+
+    p, decisions = ctx.procedure, await ctx.decisions()
+    records = await _records(ctx)
+    lines = ["*Children*"]
+    for c in await ctx.children():
+        decision = decisions.get(c.id or 0)
+        bits = [p.outcome(decision.outcome).label if decision else "decision to come"]
+        if decision is not None and await needs_plan(ctx, c):
+            bits.append("plan complete" if not await plan_gaps(ctx, c) else "plan to complete")
+        record, sent = records.get(c.id or 0, (None, []))
+        if record is not None:
+            acked = sum(1 for x in sent if x.acknowledged_at is not None)
+            bits.append(f"record v{record.version} signed off, {acked} of {len(sent)} acknowledged")
+        open_ = [i for i in items if i.child_id == c.id and i.state == DueState.OPEN]
+        if open_:
+            bits.append(f"{len(open_)} deadline{'s' if len(open_) > 1 else ''} open")
+        lines.append(f"- {c.case_ref}: " + "; ".join(bits))
+    return lines
+
+
+async def _records(ctx: Ctx) -> dict[int, tuple[RecordVersion, list[Circulation]]]:
+    """Each child's latest signed-off record, with its circulation."""
+    if ctx.state not in (State.SIGNED_OFF, *CLOSED_STATES):
+        return {}  # before sign-off no record exists
+    query = (
+        select(RecordVersion)
+        .where(col(RecordVersion.discussion_id) == ctx.did)
+        .order_by(col(RecordVersion.version))
+    )
+    latest = {r.child_id: r for r in (await ctx.session.execute(query)).scalars()}
+    sent = select(Circulation).where(col(Circulation.record_id).in_([r.id for r in latest.values()]))
+    rows = list((await ctx.session.execute(sent)).scalars())
+    return {k: (r, [c for c in rows if c.record_id == r.id]) for k, r in latest.items()}
+
+
 async def main_card(ctx: Ctx, target: Target | None = None) -> Card:
     d, p, s = ctx.d, ctx.procedure, ctx.session
     parts = await ctx.participants(fresh=True)
     people = await ctx.people()
-    decision = await ctx.decision()
+    children = await ctx.children(fresh=True)
+    decision = await ctx.decision(children[0]) if len(children) == 1 else None
     outcome = p.outcome(decision.outcome) if decision else None
     items = list(
         (
@@ -112,7 +167,8 @@ async def main_card(ctx: Ctx, target: Target | None = None) -> Card:
         facts.append(("Decision", outcome.label))
         if decision and decision.override_reason:
             facts.append(("Decided without", decision.override_unmet or "the quorum"))
-    lines = ["*Required*"]
+    lines = await child_lines(ctx, items) if len(children) > 1 else []
+    lines.append("*Required*")
     for question in unanswered(p, d):
         lines.append(f"- [ ] Answer: {question}")
     for need in required_attendees(p, d, parts):
@@ -126,17 +182,16 @@ async def main_card(ctx: Ctx, target: Target | None = None) -> Card:
     deadlines = [i for i in items if not DEADLINE[DueKind(i.kind)].chase and i.state != DueState.WITHDRAWN]
     if deadlines:
         lines.append("*Deadlines*")
-        lines += [deadline_line(ctx, i) for i in deadlines]
-    latest = (
-        select(RecordVersion)
-        .where(col(RecordVersion.discussion_id) == d.id)
-        .order_by(col(RecordVersion.version).desc())
-    )
-    signed = ctx.state == State.SIGNED_OFF or ctx.state in CLOSED_STATES  # before, no record exists
-    record = (await s.execute(latest)).scalars().first() if signed else None
-    if record:
+        refs = {c.id: c.case_ref for c in children} if len(children) > 1 else {}
+        lines += [deadline_line(ctx, i, refs.get(i.child_id)) for i in deadlines]
+    records = await _records(ctx)
+    if records:
         lines.append("*Circulation*")
-        lines += await circulation_lines(ctx, record)
+        for c in children:
+            if c.id in records:
+                if len(children) > 1:
+                    lines.append(f"_{c.case_ref}_")
+                lines += await circulation_lines(ctx, records[c.id][0])
         from dialogs.flows.record import still_to_tell
 
         names = {a.id: a.label for a in p.agencies}
@@ -148,15 +203,16 @@ async def main_card(ctx: Ctx, target: Target | None = None) -> Card:
         title=f"Strategy discussion {d.case_ref} ({ordinal(d)})",
         text="\n".join(lines),
         facts=tuple(facts),
-        buttons=await _buttons(ctx, items, decision),
+        buttons=await _buttons(ctx, items),
         key=f"discussion:{ctx.did}",
         preview=f"Strategy discussion {d.case_ref}",
     )
 
 
-def deadline_line(ctx: Ctx, item: DueItem) -> str:
-    """One deadline and how it stands: open with its due time, or how it ended."""
-    label = ctx.procedure.deadline_label(item.kind)
+def deadline_line(ctx: Ctx, item: DueItem, case_ref: str | None = None) -> str:
+    """One deadline and how it stands: open with its due time, or how it ended; `case_ref`: the
+    child whose deadline it is, among siblings."""
+    label = ctx.procedure.deadline_label(item.kind) + (f" ({case_ref})" if case_ref else "")
     due = say_when(item.due_at, ctx.dialogs.tz)
     state = DueState(item.state)
     if state == DueState.OPEN:
@@ -175,15 +231,17 @@ async def late_reason_card(ctx: Ctx, item: DueItem) -> Card:
     """To the chair, when a deadline's act came after its due time: the reason goes into the record."""
     d = ctx.d if item.discussion_id == ctx.did else await ctx.session.get(Discussion, item.discussion_id)
     assert d is not None and item.ended_at is not None
+    child = await ctx.session.get(Child, item.child_id) if item.child_id is not None else None
+    ref = child.case_ref if child is not None else d.case_ref
     what = ctx.procedure.deadline_label(item.kind, in_sentence=True)
     due, done = say_when(item.due_at, ctx.dialogs.tz), say_when(item.ended_at, ctx.dialogs.tz)
     return Card(
         target=Target(TargetKind.DIRECT, person_id=d.chair_id, discussion_id=d.id),
         title=f"Done late: {what}",
-        text=f"Case {d.case_ref}: {what} was due by {due} and was done {done}. "
+        text=f"Case {ref}: {what} was due by {due} and was done {done}. "
         "Please give the reason: it goes into the record.",
-        facts=(("Case", d.case_ref), ("Deadline", due)),
+        facts=(("Case", ref), ("Deadline", due)),
         buttons=(Button("due.missed_reason", "Give the reason", str(Ref(d.id, str(item.id))), "primary"),),
         key=f"late:{item.id}",
-        preview=f"{d.case_ref}: a deadline met late, reason needed",
+        preview=f"{ref}: a deadline met late, reason needed",
     )

@@ -74,10 +74,14 @@ class Series(SQLModel, table=True):
 
 
 class Discussion(SQLModel, table=True):
+    """One meeting (or series of calls): its time, format, people, concern and thread are shared by
+    the children it is about (`Child`); each child's decision, plan, deadlines and record are theirs."""
+
     id: int | None = Field(default=None, primary_key=True)
-    series_id: int = Field(foreign_key="series.id", index=True)
-    case_ref: str = Field(max_length=64, index=True)
-    number: int = 1  # 1 = first; further discussions count up
+    series_id: int = Field(foreign_key="series.id", index=True)  # the first child's series
+    # The children's case references as shown ("LL-1, LL-2"); each child's own is on `Child`.
+    case_ref: str = Field(max_length=300, index=True)
+    number: int = 1  # 1 = first; further discussions count up (the highest of its children's)
     is_final: bool = False
     previous_id: int | None = Field(default=None, foreign_key="discussion.id")
     state: str = Field(default="convened", max_length=20, index=True)  # dialogs.lifecycle.State
@@ -111,6 +115,27 @@ class Discussion(SQLModel, table=True):
     updated_at: datetime = _now()
 
 
+class Child(SQLModel, table=True):
+    """A child the discussion is about, under their own case reference and in their own series.
+
+    Removed children keep their row (removed_at, with the reason): what was said stays on file."""
+
+    __table_args__ = (UniqueConstraint("discussion_id", "case_ref"),)
+    id: int | None = Field(default=None, primary_key=True)
+    discussion_id: int = Field(foreign_key="discussion.id", index=True)
+    series_id: int = Field(foreign_key="series.id", index=True)
+    case_ref: str = Field(max_length=64, index=True)
+    position: int = 1  # the order the chair gave them in
+    number: int = 1  # this discussion's number in the child's series (siblings' series may differ)
+    previous_id: int | None = Field(default=None, foreign_key="child.id")  # the child in the one before
+    added_at: datetime = _now()
+    added_by_id: int | None = Field(default=None, foreign_key="person.id")
+    added_reason: str | None = _text(default=None)  # given when added after convening
+    removed_at: datetime | None = _ts(default=None)
+    removed_by_id: int | None = Field(default=None, foreign_key="person.id")
+    removed_reason: str | None = _text(default=None)
+
+
 class Participant(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("discussion_id", "person_id"),)
     id: int | None = Field(default=None, primary_key=True)
@@ -141,11 +166,23 @@ class Contribution(SQLModel, table=True):
     created_at: datetime = _now()
     edited_at: datetime | None = _ts(default=None)
     version: int = 1
+    # About every child of the discussion (the default), or only those in `contributionchild`.
+    for_all: bool = True
+
+
+class ContributionChild(SQLModel, table=True):
+    """A contribution about some of the children only: it goes on their records and no one else's."""
+
+    contribution_id: int = Field(foreign_key="contribution.id", primary_key=True)
+    child_id: int = Field(foreign_key="child.id", primary_key=True, index=True)
 
 
 class Decision(SQLModel, table=True):
+    """One child's decision ("the same for all" is stored once per child)."""
+
     id: int | None = Field(default=None, primary_key=True)
-    discussion_id: int = Field(foreign_key="discussion.id", unique=True)
+    discussion_id: int = Field(foreign_key="discussion.id", index=True)
+    child_id: int = Field(foreign_key="child.id", unique=True)
     outcome: str = Field(max_length=40)
     reasons: str = _text()
     risks: str = _text()
@@ -164,10 +201,11 @@ class Decision(SQLModel, table=True):
 
 
 class Plan(SQLModel, table=True):
-    """The S47 plan's own fields; checklist answers and actions hang off the discussion."""
+    """One child's S47 plan: its own fields; the checklist answers are PlanItems of the same child."""
 
     id: int | None = Field(default=None, primary_key=True)
-    discussion_id: int = Field(foreign_key="discussion.id", unique=True)
+    discussion_id: int = Field(foreign_key="discussion.id", index=True)
+    child_id: int = Field(foreign_key="child.id", unique=True)
     criminal_investigation: str | None = _text(default=None)
     tell_parents: bool | None = None
     tell_parents_how: str | None = _text(default=None)  # what, when, how and by whom; or why not
@@ -178,9 +216,10 @@ class Plan(SQLModel, table=True):
 
 
 class PlanItem(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("discussion_id", "item"),)
+    __table_args__ = (UniqueConstraint("child_id", "item"),)
     id: int | None = Field(default=None, primary_key=True)
     discussion_id: int = Field(foreign_key="discussion.id", index=True)
+    child_id: int = Field(foreign_key="child.id", index=True)
     item: str = Field(max_length=60)  # checklist id from the procedure file
     answer: str | None = _text(default=None)
     not_applicable: bool = False
@@ -198,6 +237,13 @@ class Action(SQLModel, table=True):
     created_at: datetime = _now()
     done_at: datetime | None = _ts(default=None)
     done_by_id: int | None = Field(default=None, foreign_key="person.id")
+
+
+class ActionChild(SQLModel, table=True):
+    """The children an action is for (one action may serve several siblings)."""
+
+    action_id: int = Field(foreign_key="action.id", primary_key=True)
+    child_id: int = Field(foreign_key="child.id", primary_key=True, index=True)
 
 
 class OutcomeTold(SQLModel, table=True):
@@ -229,7 +275,8 @@ class DueItem(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     discussion_id: int = Field(foreign_key="discussion.id", index=True)
     kind: str = Field(max_length=40)  # dialogs.lifecycle.DueKind
-    subject: str = Field(default="", max_length=60)  # e.g. the action id
+    subject: str = Field(default="", max_length=60)  # e.g. the action id; the child id for a child's own
+    child_id: int | None = Field(default=None, foreign_key="child.id", index=True)  # whose deadline
     recipient_id: int | None = Field(default=None, foreign_key="person.id")
     due_at: datetime = _ts()
     remind_at: datetime | None = _ts(default=None)
@@ -248,9 +295,12 @@ class DueItem(SQLModel, table=True):
 
 
 class RecordVersion(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("discussion_id", "version"),)
+    """One child's record of the discussion, as signed off (a later version is an amendment)."""
+
+    __table_args__ = (UniqueConstraint("child_id", "version"),)
     id: int | None = Field(default=None, primary_key=True)
     discussion_id: int = Field(foreign_key="discussion.id", index=True)
+    child_id: int = Field(foreign_key="child.id", index=True)
     version: int
     body: str = _text()  # the assembled record (markdown subset)
     created_at: datetime = _now()

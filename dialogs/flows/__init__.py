@@ -2,6 +2,7 @@
 
 from dialogs.flows import (  # noqa: F401
     attendance,
+    children,
     circumstances,
     close,
     conference,

@@ -255,7 +255,8 @@ def phone_form(ctx: Ctx, options: tuple[Option, ...]) -> Form:
             "Their contribution (optional)",
             InputKind.LONG_TEXT,
             max_length=3000,
-            hint='Recorded as "by phone, entered by the chair".',
+            hint='Recorded as "by phone, entered by the chair". About some siblings only: start with '
+            'their case references and a colon ("LL-2: ...").',
         ),
     ]
     if _started(ctx):
@@ -290,18 +291,22 @@ async def phone(ctx: Ctx) -> list[Card]:
     part.status, part.how, part.responded_at = "by_phone", "phone", part.responded_at or ctx.now
     cards = []
     if text:
-        ctx.session.add(
-            Contribution(
-                discussion_id=ctx.did,
-                person_id=part.person_id,
-                agency=part.agency,
-                stage=stage,
-                text=text,
-                via="phone_entered_by_chair",
-                entered_by_id=ctx.actor.person_id,
-                created_at=ctx.now,
-            )
+        from dialogs.flows.thread import tag, tagged
+
+        about, text = tagged(text, await ctx.children())  # "LL-2: ..." is about that child only
+        c = Contribution(
+            discussion_id=ctx.did,
+            person_id=part.person_id,
+            agency=part.agency,
+            stage=stage,
+            text=text,
+            via="phone_entered_by_chair",
+            entered_by_id=ctx.actor.person_id,
+            created_at=ctx.now,
         )
+        ctx.session.add(c)
+        await ctx.session.flush()
+        await tag(ctx, c, about)
         person = await ctx.session.get(Person, part.person_id)
         name = person.display_name if person else "someone"
         cards.append(ctx.thread(f"*{name}* ({part.agency}, by phone, entered by the chair): {text}"))

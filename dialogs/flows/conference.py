@@ -1,5 +1,7 @@
 """The initial child protection conference: the chair records it held, or not required and why.
 
+Each child has their own (in their own series): siblings' conferences are recorded one by one.
+
 That is the act that meets the series' ICPC deadline. Held after its due date, it is late, and the
 reason is asked in the same form. "Not required", with the reason, meets it too (late if recorded
 after the due date); the series keeps it for the census's ICPCnotRequired.
@@ -14,21 +16,30 @@ from dialogs.flows.registry import on
 from dialogs.lifecycle import Act, DueState
 from dialogs.model import Card, Form, Input, InputKind, Option, TurnKind
 from dialogs.validate import DialogError, Fields, refill
-from storage.models import DueItem
+from storage.models import Child, DueItem
 
 HELD, NOT_REQUIRED = "held", "not_required"
 
 
-async def icpc_item(ctx: Ctx) -> DueItem:
-    """The series' conference deadline, while it is open."""
-    item = await series_icpc(ctx.session, ctx.d.series_id)
+async def icpc_child(ctx: Ctx) -> Child:
+    """The child whose conference it is: the one named, or the only one with a conference open."""
+    if ctx.child_named or len(await ctx.children()) == 1:
+        return await ctx.child()
+    for child in await ctx.children():
+        item = await series_icpc(ctx.session, child.series_id)
+        if item is not None and item.state == DueState.OPEN:
+            return child
+    raise DialogError(f"No conference is open for {ctx.d.case_ref}.")
+
+
+async def icpc_item(ctx: Ctx, child: Child) -> DueItem:
+    """The child's series' conference deadline, while it is open."""
+    item = await series_icpc(ctx.session, child.series_id)
+    ref = child.case_ref
     if item is None:
-        raise DialogError(
-            f"No conference is due for {ctx.d.case_ref}: no discussion has decided on S47 enquiries."
-        )
+        raise DialogError(f"No conference is due for {ref}: no discussion has decided on S47 enquiries.")
     if item.state != DueState.OPEN:
-        series = await ctx.series()
-        ref = ctx.d.case_ref
+        series = await ctx.series(child)
         if series.icpc_held_on:
             raise DialogError(f"The conference for {ref} was already held on {series.icpc_held_on:%d %b %Y}.")
         if series.icpc_not_required:
@@ -37,11 +48,11 @@ async def icpc_item(ctx: Ctx) -> DueItem:
     return item
 
 
-def icpc_form(ctx: Ctx, item: DueItem) -> Form:
+def icpc_form(ctx: Ctx, child: Child, item: DueItem) -> Form:
     due = when(item.due_at, ctx.dialogs.tz)
     return Form(
         "icpc",
-        f"Conference: {ctx.d.case_ref}",
+        f"Conference: {child.case_ref}",
         (
             Input(
                 "outcome",
@@ -59,19 +70,21 @@ def icpc_form(ctx: Ctx, item: DueItem) -> Form:
             ),
         ),
         "Record",
-        context=ctx.value(item.id),
+        context=ctx.value(item.id, child=child),
     )
 
 
 @on(TurnKind.BUTTON, "icpc", Act.RECORD_ICPC)
 async def ask_icpc(ctx: Ctx) -> list[Card]:
-    return [ctx.reply("", form=icpc_form(ctx, await icpc_item(ctx)))]
+    child = await icpc_child(ctx)
+    return [ctx.reply("", form=icpc_form(ctx, child, await icpc_item(ctx, child)))]
 
 
 @on(TurnKind.FORM, "icpc", Act.RECORD_ICPC)
 async def record_icpc(ctx: Ctx) -> list[Card]:
-    item = await icpc_item(ctx)
-    form = icpc_form(ctx, item)
+    child = await icpc_child(ctx)
+    item = await icpc_item(ctx, child)
+    form = icpc_form(ctx, child, item)
     f = Fields(ctx.turn.fields)
     outcome = f.choice("outcome", {HELD, NOT_REQUIRED}, required=True)
     held_on = f.date("held_on", required=outcome == HELD)
@@ -85,7 +98,7 @@ async def record_icpc(ctx: Ctx) -> list[Card]:
         f.error("reason", f"Please give the reason ({why}); it goes into the record.")
     if not f.ok:
         return [ctx.reply("", form=refill(form, ctx.turn.fields, f.errors))]
-    series = await ctx.series()
+    series = await ctx.series(child)
     series.icpc_recorded_at, series.icpc_recorded_by_id = ctx.now, ctx.actor.person_id
     if outcome == HELD:
         series.icpc_held_on = held_on
@@ -93,8 +106,16 @@ async def record_icpc(ctx: Ctx) -> list[Card]:
     else:
         series.icpc_not_required = True
         end_item(item, End(ctx.now, "recorded as not required", reason=reason), ctx.now)
-    await ctx.audit("icpc.recorded", outcome=outcome, held_on=held_on.isoformat() if held_on else None)
+    await ctx.audit(
+        "icpc.recorded",
+        outcome=outcome,
+        held_on=held_on.isoformat() if held_on else None,
+        child_id=child.id,
+    )
+    whose = f" for {child.case_ref}" if len(await ctx.children()) > 1 else ""
     text = (
-        f"Recorded: the conference was held on {held_on:%d %b %Y}." if held_on else "Recorded: no conference."
+        f"Recorded: the conference{whose} was held on {held_on:%d %b %Y}."
+        if held_on
+        else f"Recorded: no conference{whose}."
     )
     return await ctx.changed() + [ctx.reply(text)]

@@ -6,13 +6,9 @@ holidays), not the moment the form was sent; the chair may override it only with
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
-from sqlmodel import col
-
-from dialogs import clock
+from dialogs import children, clock
 from dialogs.engine import Ctx
 from dialogs.flows.circumstances import YES_NO, apply_answers, circumstance_inputs, read_answers
 from dialogs.flows.registry import on
@@ -20,9 +16,8 @@ from dialogs.flows.thread import stage_card
 from dialogs.lifecycle import STATE_LABELS, Act, State
 from dialogs.model import Button, Card, Form, Input, InputKind, Option, Target, TargetKind, TurnKind
 from dialogs.validate import DialogError, Fields, refill
-from storage.models import Discussion, Participant, Person, Series
+from storage.models import Child, Discussion, Participant, Person, Series
 
-CASE_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9/_.\-]{0,63}")
 AUTO, OOH, DAY = "auto", "yes", "no"
 HOURS = (
     Option(AUTO, "Work it out from the meeting's time"),
@@ -86,11 +81,12 @@ def convene_form(ctx: Ctx, *, further_of: Discussion | None = None) -> Form:
     inputs = [
         Input(
             "case_ref",
-            "Case reference",
+            "Case reference(s)",
             InputKind.SHORT_TEXT,
             required=True,
-            max_length=64,
-            hint="The case-management system's ID. Do not enter the child's name.",
+            max_length=children.LABEL_LENGTH,
+            hint="The case-management system's ID of each child; siblings separated by commas. "
+            "Do not enter names.",
         ),
         Input(
             "category",
@@ -202,9 +198,9 @@ def read_hours(ctx: Ctx, f: Fields, proposed: datetime | None) -> tuple[bool, bo
 @on(TurnKind.FORM, "convene", Act.CONVENE)
 async def convene(ctx: Ctx) -> list[Card]:
     p, f = ctx.procedure, Fields(ctx.turn.fields)
-    case_ref = f.text("case_ref", required=True, max_length=64)
-    if case_ref and not CASE_REF.fullmatch(case_ref):
-        f.error("case_ref", "Use the case-management ID: letters, digits and - / _ . only (no names).")
+    refs = children.parse_refs(f.text("case_ref", required=True, max_length=children.LABEL_LENGTH) or "")
+    if refs.problem:
+        f.error("case_ref", refs.problem)
     category = f.choice("category", {c.id for c in p.categories}, required=True)
     concern = f.text("concern", required=True)
     immediate = f.yes_no("immediate_risk", required=True)
@@ -216,7 +212,7 @@ async def convene(ctx: Ctx) -> list[Card]:
         f.error("proposed_time", why)
     d = Discussion(
         series_id=0,
-        case_ref=case_ref or "",
+        case_ref=children.label(list(refs.refs)),
         category=category or "",
         concern=concern or "",
         immediate_risk=bool(immediate),
@@ -236,28 +232,45 @@ async def convene(ctx: Ctx) -> list[Card]:
     apply_answers(d, read_answers(ctx, f, d))
     if category and fmt and fmt != "meeting" and needs_meeting(ctx, [d]):
         f.error("format", "The procedure requires a meeting (not calls) for this kind of case.")
-    existing = await open_series(ctx, case_ref) if case_ref and f.ok else None
-    if existing is not None:
-        f.error("case_ref", await _already_open(ctx, existing))
+    existing = [
+        s
+        for r in refs.refs
+        if f.ok and (s := await children.open_series(ctx.session, ctx.dialogs.council, r))
+    ]
+    if existing:
+        f.error("case_ref", " ".join([await _already_open(ctx, s) for s in existing]))
     if not f.ok:
         cards = [ctx.reply("", form=refill(convene_form(ctx), ctx.turn.fields, f.errors))]
-        if existing is not None:
-            cards.append(await _offer_further(ctx, existing))
+        cards += [await _offer_further(ctx, s) for s in existing]
         return cards
 
-    series = Series(council=ctx.dialogs.council, case_ref=d.case_ref, opened_at=ctx.now)
-    ctx.session.add(series)
+    opened = [Series(council=ctx.dialogs.council, case_ref=ref, opened_at=ctx.now) for ref in refs.refs]
+    ctx.session.add_all(opened)
     await ctx.session.flush()
-    assert series.id is not None
-    d.series_id = series.id
+    series_ids = [s.id for s in opened if s.id is not None]
+    d.series_id = series_ids[0]
     ctx.session.add(d)
     await ctx.session.flush()
     ctx.discussion = d
+    for n, (ref, series_id) in enumerate(zip(refs.refs, series_ids, strict=True), 1):
+        ctx.session.add(
+            Child(
+                discussion_id=ctx.did,
+                series_id=series_id,
+                case_ref=ref,
+                position=n,
+                added_at=ctx.now,
+                added_by_id=ctx.actor.person_id,
+            )
+        )
+    await ctx.session.flush()
     ctx.session.add(chair_of(ctx))
     await ctx.audit(
         "discussion.convened",
         case_ref=d.case_ref,
-        series_id=series.id,
+        children=len(refs.refs),
+        series_id=series_ids[0],
+        series_ids=series_ids,
         out_of_hours=ooh,
         out_of_hours_detected=detected,
         out_of_hours_overridden=hours_reason is not None,
@@ -312,24 +325,9 @@ def needs_meeting(ctx: Ctx, discussions: list[Discussion]) -> bool:
     )
 
 
-async def open_series(ctx: Ctx, case_ref: str) -> Series | None:
-    """The case's open series, whatever the case of its letters. Series from before COUNCIL was set
-    (council "") are this deployment's too."""
-    query = select(Series).where(
-        col(Series.council).in_({ctx.dialogs.council, ""}),
-        func.lower(col(Series.case_ref)) == case_ref.lower(),
-        col(Series.closed_at).is_(None),
-    )
-    return (await ctx.session.execute(query)).scalars().first()
-
-
 async def series_discussions(ctx: Ctx, series_id: int) -> list[Discussion]:
-    query = (
-        select(Discussion)
-        .where(col(Discussion.series_id) == series_id)
-        .order_by(col(Discussion.number), col(Discussion.id))
-    )
-    return list((await ctx.session.execute(query)).scalars())
+    """The discussions of a child's series, in order."""
+    return [d for _, d in await children.series_children(ctx.session, series_id)]
 
 
 async def _already_open(ctx: Ctx, series: Series) -> str:

@@ -18,7 +18,7 @@ from dialogs.lifecycle import Act, State
 from dialogs.model import Button, Card, Form, Input, InputKind, Option, Target, TargetKind, TurnKind
 from dialogs.quorum import Answers, gate_unmet
 from dialogs.validate import Fields, Stale, refill
-from storage.models import Decision, Person
+from storage.models import Child, Decision, Person
 
 # The decision's fields each outcome may require (the procedure's `requires`), with their labels.
 FIELDS = {
@@ -38,11 +38,23 @@ def _needed_by(ctx: Ctx, field: str) -> str | None:
     return "Needed for: " + "; ".join(needing) if needing else None
 
 
+async def for_children(ctx: Ctx) -> list[Child]:
+    """Whom the decision form is for at first: the child the button named; otherwise the children
+    still without a decision (all of them once each has one)."""
+    if ctx.child_named:
+        return [await ctx.child()]
+    children, decided = await ctx.children(), await ctx.decisions()
+    return [c for c in children if c.id not in decided] or children
+
+
 async def decision_form(
-    ctx: Ctx, current: Decision | None = None, answers: Answers | None = None, *, every_question: bool = False
+    ctx: Ctx, chosen: list[Child], answers: Answers | None = None, *, every_question: bool = False
 ) -> Form:
-    """The decision form; `answers`: the circumstances as the chair has just answered them;
+    """The decision form for the `chosen` children (the same decision for each; siblings may then
+    be given their own); `answers`: the circumstances as the chair has just answered them;
     `every_question`: ask all of them again, not only those without an answer yet."""
+    children, decisions = await ctx.children(), await ctx.decisions()
+    current = decisions.get(chosen[0].id or 0) if chosen else None
 
     def v(name: str) -> Any:
         return getattr(current, name, None) if current else None
@@ -52,6 +64,18 @@ async def decision_form(
 
     inputs = circumstance_inputs(ctx, ctx.d, only_unanswered=not every_question)
     unmet = gate_unmet(ctx.procedure, ctx.d, await ctx.participants(), answers)
+    if len(children) > 1:
+        inputs.append(
+            Input(
+                "children",
+                "For which children (the same decision for each)",
+                InputKind.MULTI_CHOICE,
+                required=True,
+                options=tuple(Option(str(c.id), c.case_ref) for c in children),
+                value=[str(c.id) for c in chosen],
+                hint="A sibling with a different decision: record it next, for that child only.",
+            )
+        )
     inputs += [
         Input(
             "outcome",
@@ -116,32 +140,37 @@ async def decision_form(
                 hint="Only if you must decide now: the reason goes on the record and to the team manager.",
             )
         )
-    version = _version(ctx, current)
+    title = ", ".join(c.case_ref for c in chosen) if len(children) > 1 else ctx.d.case_ref
     return Form(
         "decide",
-        f"Decision: {ctx.d.case_ref}",
+        f"Decision: {title}",
         tuple(inputs),
         "Record decision",
-        context=ctx.value("", version),
+        context=ctx.value("", _version(ctx, children, decisions)),
     )
 
 
-def _version(ctx: Ctx, current: Decision | None) -> str:
-    """What the form edits: the decision, and the answers to the circumstances it may change."""
-    return f"{current.version if current else 0}.{stamp(ctx.d)}"
+def _version(ctx: Ctx, children: list[Child], decisions: dict[int, Decision]) -> str:
+    """What the form edits: the children's decisions, and the answers to the circumstances."""
+    mine = ".".join(str(decisions[c.id].version if c.id in decisions else 0) for c in children if c.id)
+    return f"{mine}.{stamp(ctx.d)}"
 
 
 @on(TurnKind.BUTTON, "decide", Act.DECIDE)
 async def ask_decide(ctx: Ctx) -> list[Card]:
-    return [ctx.reply("", form=await decision_form(ctx, await ctx.decision()))]
+    return [ctx.reply("", form=await decision_form(ctx, await for_children(ctx)))]
 
 
 @on(TurnKind.FORM, "decide", Act.DECIDE)
 async def decide(ctx: Ctx) -> list[Card]:
-    current = await ctx.decision()
-    if ctx.stale(_version(ctx, current)):  # before checking it: its errors would be about old values
-        raise Stale(await decision_form(ctx, current, every_question=True), ctx.turn.fields)
+    children, decisions = await ctx.children(), await ctx.decisions()
+    if ctx.stale(_version(ctx, children, decisions)):  # before checking it: its errors would be old
+        raise Stale(await decision_form(ctx, await for_children(ctx), every_question=True), ctx.turn.fields)
     f = Fields(ctx.turn.fields)
+    chosen = children
+    if len(children) > 1:
+        picked = f.choices("children", {str(c.id) for c in children}, required=True)
+        chosen = [c for c in children if str(c.id) in picked]
     answers = read_answers(ctx, f, ctx.d)
     for c in ctx.procedure.circumstances:
         if answers[c.id] is None:
@@ -161,45 +190,78 @@ async def decide(ctx: Ctx) -> list[Card]:
             "override_reason",
             "Not met: " + "; ".join(unmet) + ". Wait for them, or give the reason to decide without them.",
         )
-    if not f.ok or outcome is None:
-        return [
-            ctx.reply("", form=refill(await decision_form(ctx, current, answers), ctx.turn.fields, f.errors))
-        ]
+    if not f.ok or outcome is None or not chosen:
+        form = await decision_form(ctx, chosen or await for_children(ctx), answers)
+        return [ctx.reply("", form=refill(form, ctx.turn.fields, f.errors))]
 
     changed_answers = apply_answers(ctx.d, answers)
     if changed_answers:
         await ctx.audit("circumstances.answered", answers=changed_answers)
-    decision = current or Decision(
-        discussion_id=ctx.did, outcome=outcome.id, reasons="", risks="", decided_by_id=ctx.actor.person_id
-    )
-    decision.outcome, decision.reasons, decision.risks = outcome.id, reasons or "", risks or ""
-    decision.reconvene_on = reconvene_on if "reconvene_date" in needs else None
-    decision.alternative, decision.services, decision.refer_again_when = alternative, services, refer_again
-    decision.decided_by_id, decision.decided_at = ctx.actor.person_id, ctx.now
-    decision.override_unmet = "; ".join(unmet) if unmet else None
-    decision.override_reason = override if unmet else None
-    if unmet:
-        decision.override_reviewed_at = decision.override_reviewed_by_id = None
-    ctx.session.add(decision)
+    for child in chosen:
+        assert child.id is not None
+        current = decisions.get(child.id)
+        decision = current or Decision(
+            discussion_id=ctx.did,
+            child_id=child.id,
+            outcome=outcome.id,
+            reasons="",
+            risks="",
+            decided_by_id=ctx.actor.person_id,
+        )
+        decision.outcome, decision.reasons, decision.risks = outcome.id, reasons or "", risks or ""
+        decision.reconvene_on = reconvene_on if "reconvene_date" in needs else None
+        decision.alternative, decision.services = alternative, services
+        decision.refer_again_when = refer_again
+        decision.decided_by_id, decision.decided_at = ctx.actor.person_id, ctx.now
+        decision.override_unmet = "; ".join(unmet) if unmet else None
+        decision.override_reason = override if unmet else None
+        if unmet:
+            decision.override_reviewed_at = decision.override_reviewed_by_id = None
+        ctx.session.add(decision)
+        action = "decision.changed" if current else "decision.recorded"
+        await ctx.audit(action, outcome=outcome.id, child_id=child.id, case_ref=child.case_ref)
     ctx.d.state, ctx.d.stage = State.DECIDED, "decision"
-    await ctx.audit("decision.changed" if current else "decision.recorded", outcome=outcome.id)
     if unmet:
         await ctx.audit("quorum.overridden", unmet=unmet, reason=override)
     cards = await ctx.changed()
-    cards.append(
-        ctx.thread(f"*Decision:* {outcome.label}", title=f"Decision recorded by the chair ({ctx.d.case_ref})")
-    )
+    refs = ", ".join(c.case_ref for c in chosen)
+    whose = f" for {refs}" if len(children) > 1 else ""
+    title = f"Decision recorded by the chair ({refs})"
+    cards.append(ctx.thread(f"*Decision{whose}:* {outcome.label}", title=title))
     if unmet:
         cards.append(await _override_notice(ctx))
-    if "plan" in needs:
-        next_step = Button("plan", "Plan the S47 enquiry", ctx.value(), "primary")
-        cards.append(ctx.reply("Decision recorded. Next: plan the S47 enquiry.", buttons=(next_step,)))
-    else:
-        next_step = Button("review", "Review the record", ctx.value(), "primary")
-        cards.append(
-            ctx.reply("Decision recorded. Next: review and sign off the record.", buttons=(next_step,))
+    return cards + [await _next_step(ctx, whose)]
+
+
+async def _next_step(ctx: Ctx, whose: str) -> Card:
+    """What the chair does next: decide for the siblings still without a decision, plan each S47
+    enquiry, or review the record."""
+    decisions = await ctx.decisions()
+    waiting = [c for c in await ctx.children() if c.id not in decisions]
+    if waiting:
+        left = ", ".join(c.case_ref for c in waiting)
+        return ctx.reply(
+            f"Decision recorded{whose}. Still to decide: {left}.",
+            buttons=(Button("decide", "Decide for the others", ctx.value(), "primary"),),
         )
-    return cards
+    from dialogs.flows.plan import children_to_plan  # plan imports this module's neighbours
+
+    to_plan = await children_to_plan(ctx)
+    if to_plan:
+        buttons = tuple(
+            Button(
+                "plan",
+                f"Plan the S47 enquiry: {c.case_ref}",
+                ctx.value(child=c),
+                "primary" if n == 0 else None,
+            )
+            for n, c in enumerate(to_plan[:5])
+        )
+        return ctx.reply(f"Decision recorded{whose}. Next: plan the S47 enquiry.", buttons=buttons)
+    next_step = Button("review", "Review the record", ctx.value(), "primary")
+    return ctx.reply(
+        f"Decision recorded{whose}. Next: review and sign off the record.", buttons=(next_step,)
+    )
 
 
 async def _override_notice(ctx: Ctx) -> Card:
@@ -226,11 +288,17 @@ async def _override_notice(ctx: Ctx) -> Card:
 
 @on(TurnKind.BUTTON, "review_override", Act.REVIEW_OVERRIDE)
 async def review_override(ctx: Ctx) -> list[Card]:
-    decision = await ctx.decision()
-    if decision is None or not decision.override_reason:
+    """Marks the override reviewed: of the child the button names, or of every child decided with it."""
+    decisions = await ctx.decisions()
+    if ctx.child_named:
+        decisions = {k: v for k, v in decisions.items() if k == (await ctx.child()).id}
+    overridden = [x for x in decisions.values() if x.override_reason]
+    if not overridden:
         return [ctx.reply(f"There is no override to review on {ctx.d.case_ref}.")]
-    if decision.override_reviewed_at is not None:
+    todo = [x for x in overridden if x.override_reviewed_at is None]
+    if not todo:
         return [ctx.reply("It has already been reviewed. Thank you.")]
-    decision.override_reviewed_at, decision.override_reviewed_by_id = ctx.now, ctx.actor.person_id
-    await ctx.audit("quorum.override_reviewed")
+    for decision in todo:
+        decision.override_reviewed_at, decision.override_reviewed_by_id = ctx.now, ctx.actor.person_id
+        await ctx.audit("quorum.override_reviewed", child_id=decision.child_id)
     return await ctx.changed() + [ctx.reply(f"Recorded: you reviewed the decision on {ctx.d.case_ref}.")]

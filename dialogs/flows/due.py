@@ -184,30 +184,33 @@ async def give_reason(ctx: Ctx) -> list[Card]:
 
 async def _add_to_signed_record(ctx: Ctx, item: DueItem, reason: str) -> None:
     """A record already signed off gets a new version with the reason as an addendum, signed by the
-    chair who gave it, so the circulated record is never silently different from the stored one."""
+    chair who gave it, so the circulated record is never silently different from the stored one: the
+    record of the child whose deadline it is, or every child's for a deadline of the meeting."""
     query = (
         select(RecordVersion)
         .where(
             col(RecordVersion.discussion_id) == item.discussion_id,
             col(RecordVersion.signed_off_at).is_not(None),
         )
-        .order_by(col(RecordVersion.version).desc())
+        .order_by(col(RecordVersion.version))
     )
-    latest = (await ctx.session.execute(query)).scalars().first()
-    if latest is None:
-        return  # not signed off yet: the record is assembled later and shows the reason itself
+    latest = {r.child_id: r for r in (await ctx.session.execute(query)).scalars()}
     what = ctx.procedure.deadline_label(item.kind, in_sentence=True)
     addendum = f"\n\n*Addendum {when(ctx.now, ctx.dialogs.tz)}: timescale not met*\n- {what}: {reason}"
-    ctx.session.add(
-        RecordVersion(
-            discussion_id=item.discussion_id,
-            version=latest.version + 1,
-            body=latest.body + addendum,
-            created_at=ctx.now,
-            signed_off_by_id=ctx.actor.person_id,
-            signed_off_at=ctx.now,
+    for child_id, record in latest.items():  # none yet: the record, assembled later, shows the reason
+        if item.child_id is not None and child_id != item.child_id:
+            continue
+        ctx.session.add(
+            RecordVersion(
+                discussion_id=item.discussion_id,
+                child_id=child_id,
+                version=record.version + 1,
+                body=record.body + addendum,
+                created_at=ctx.now,
+                signed_off_by_id=ctx.actor.person_id,
+                signed_off_at=ctx.now,
+            )
         )
-    )
 
 
 # --- the "due" command -------------------------------------------------------------------------------

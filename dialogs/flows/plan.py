@@ -1,7 +1,8 @@
-"""The plan for the S47 enquiry (the checklist, what parents and child are told, the planned
-conference date) and the actions agreed, each with its owner and due date.
+"""The plan for each child's S47 enquiry (the checklist, what parents and child are told, the planned
+conference date) and the actions agreed, each with its owner, due date and the children it is for.
 
-The plan can be filled in over several sittings; each form carries the plan's version.
+The plan can be filled in over several sittings; each form carries the plan's version. A sibling's
+plan can start as a copy of another child's and then be edited.
 """
 
 from __future__ import annotations
@@ -12,24 +13,53 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from dialogs import clock
+from dialogs.children import children_input, ident
 from dialogs.engine import Ctx
 from dialogs.flows.attendance import participant_options
 from dialogs.flows.registry import on
 from dialogs.lifecycle import Act
 from dialogs.model import Button, Card, Form, Input, InputKind, Option, TurnKind
 from dialogs.validate import DialogError, Fields, Stale, refill
-from storage.models import Action, Person, Plan, PlanItem
+from storage.models import Action, ActionChild, Child, Person, Plan, PlanItem
 
 NOT_APPLICABLE = re.compile(r"^\s*(n/?a|not applicable)\b[\s:.\-]*(?P<reason>.*)$", re.IGNORECASE | re.DOTALL)
 YES_NO = (Option("yes", "Yes"), Option("no", "No"))
 
 
-async def plan_rows(ctx: Ctx) -> tuple[Plan | None, dict[str, PlanItem]]:
-    plan = (await ctx.session.execute(select(Plan).where(col(Plan.discussion_id) == ctx.did))).scalar()
-    items = (
-        await ctx.session.execute(select(PlanItem).where(col(PlanItem.discussion_id) == ctx.did))
-    ).scalars()
+async def plan_rows(ctx: Ctx, child: Child) -> tuple[Plan | None, dict[str, PlanItem]]:
+    plan = (await ctx.session.execute(select(Plan).where(col(Plan.child_id) == child.id))).scalar()
+    items = (await ctx.session.execute(select(PlanItem).where(col(PlanItem.child_id) == child.id))).scalars()
     return plan, {i.item: i for i in items}
+
+
+async def needs_plan(ctx: Ctx, child: Child) -> bool:
+    """Whether the child's decision's outcome requires a plan (its `requires` in the procedure)."""
+    decision = await ctx.decision(child)
+    return decision is not None and "plan" in ctx.procedure.outcome(decision.outcome).requires
+
+
+async def children_to_plan(ctx: Ctx) -> list[Child]:
+    """The children whose S47 plan is still incomplete."""
+    return [c for c in await ctx.children() if await needs_plan(ctx, c) and await plan_gaps(ctx, c)]
+
+
+async def plan_child(ctx: Ctx) -> Child:
+    """The child whose plan the turn is about: the one named, or the only one needing a plan (the
+    first still incomplete, if several)."""
+    if ctx.child_named or len(await ctx.children()) == 1:
+        child = await ctx.child()
+        if not await needs_plan(ctx, child):
+            raise DialogError(
+                f"The plan is for S47 enquiries: record a decision to start them for {child.case_ref} first."
+            )
+        return child
+    planned = [c for c in await ctx.children() if await needs_plan(ctx, c)]
+    if not planned:
+        raise DialogError("The plan is for S47 enquiries: record a decision to start them first.")
+    for c in planned:
+        if await plan_gaps(ctx, c):
+            return c
+    return planned[0]
 
 
 def _item_value(item: PlanItem | None) -> str | None:
@@ -38,8 +68,8 @@ def _item_value(item: PlanItem | None) -> str | None:
     return f"N/A: {item.na_reason}" if item.not_applicable else item.answer
 
 
-async def plan_form(ctx: Ctx) -> Form:
-    plan, items = await plan_rows(ctx)
+async def plan_form(ctx: Ctx, child: Child) -> Form:
+    plan, items = await plan_rows(ctx, child)
     held = ctx.d.held_on or ctx.today
     icpc_due = clock.add_working_days(held, ctx.procedure.timescales.icpc_working_days, ctx.dialogs.nation)
     inputs = [
@@ -87,13 +117,17 @@ async def plan_form(ctx: Ctx) -> Form:
     ]
     version = plan.version if plan else 0
     return Form(
-        "plan", f"S47 plan: {ctx.d.case_ref}", tuple(inputs), "Save plan", context=ctx.value("", version)
+        "plan",
+        f"S47 plan: {child.case_ref}",
+        tuple(inputs),
+        "Save plan",
+        context=ctx.value("", version, child=child),
     )
 
 
-async def plan_gaps(ctx: Ctx) -> list[str]:
-    """What the plan still lacks (empty when complete)."""
-    plan, items = await plan_rows(ctx)
+async def plan_gaps(ctx: Ctx, child: Child) -> list[str]:
+    """What the child's plan still lacks (empty when complete)."""
+    plan, items = await plan_rows(ctx, child)
     missing = [c.label for c in ctx.procedure.s47_checklist if c.id not in items]
     if plan is None or plan.tell_parents is None:
         missing.append("whether parents/carers are told")
@@ -104,27 +138,20 @@ async def plan_gaps(ctx: Ctx) -> list[str]:
     return missing
 
 
-async def _check_plannable(ctx: Ctx) -> None:
-    decision = await ctx.decision()
-    if decision is None or "plan" not in ctx.procedure.outcome(decision.outcome).requires:
-        raise DialogError("The plan is for S47 enquiries: record a decision to start them first.")
-
-
 @on(TurnKind.BUTTON, "plan", Act.PLAN)
 async def ask_plan(ctx: Ctx) -> list[Card]:
-    await _check_plannable(ctx)
-    return [ctx.reply("", form=await plan_form(ctx))]
+    return [ctx.reply("", form=await plan_form(ctx, await plan_child(ctx)))]
 
 
 @on(TurnKind.FORM, "plan", Act.PLAN)
 async def save_plan(ctx: Ctx) -> list[Card]:
     """Saves what is given, so a long plan can be filled in over several sittings; a form with a
     problem saves nothing and comes back with what was typed."""
-    await _check_plannable(ctx)
+    child = await plan_child(ctx)
     f = Fields(ctx.turn.fields)
-    plan, items = await plan_rows(ctx)
+    plan, items = await plan_rows(ctx, child)
     if ctx.stale(plan.version if plan else 0):
-        raise Stale(await plan_form(ctx), ctx.turn.fields)
+        raise Stale(await plan_form(ctx, child), ctx.turn.fields)
     answers: dict[str, tuple[str, re.Match[str] | None]] = {}
     for c in ctx.procedure.s47_checklist:
         text = f.text(f"item_{c.id}")
@@ -147,13 +174,13 @@ async def save_plan(ctx: Ctx) -> list[Card]:
             "please give the reason, which goes into the record.",
         )
     if not f.ok:
-        return [ctx.reply("", form=refill(await plan_form(ctx), ctx.turn.fields, f.errors))]
+        return [ctx.reply("", form=refill(await plan_form(ctx, child), ctx.turn.fields, f.errors))]
 
     if plan is None:
-        plan = Plan(discussion_id=ctx.did)
+        plan = Plan(discussion_id=ctx.did, child_id=ident(child))
         ctx.session.add(plan)
     for cid, (text, na) in answers.items():
-        item = items.get(cid) or PlanItem(discussion_id=ctx.did, item=cid)
+        item = items.get(cid) or PlanItem(discussion_id=ctx.did, child_id=ident(child), item=cid)
         item.not_applicable = na is not None
         item.na_reason = na.group("reason").strip() if na else None
         item.answer = None if na else text
@@ -170,21 +197,85 @@ async def save_plan(ctx: Ctx) -> list[Card]:
         plan.icpc_late_reason = late
     plan.updated_at = ctx.now
     await ctx.session.flush()
-    missing = await plan_gaps(ctx)
-    await ctx.audit("plan.saved", complete=not missing)
+    missing = await plan_gaps(ctx, child)
+    await ctx.audit("plan.saved", complete=not missing, child_id=child.id)
     cards = await ctx.changed()
     if missing:
         more = " ..." if len(missing) > 6 else ""
         return cards + [
-            ctx.reply("Saved. Still to answer: " + "; ".join(missing[:6]) + more, form=await plan_form(ctx))
+            ctx.reply(
+                "Saved. Still to answer: " + "; ".join(missing[:6]) + more, form=await plan_form(ctx, child)
+            )
         ]
-    return cards + [
+    return cards + [await _plan_done(ctx, child)]
+
+
+async def _plan_done(ctx: Ctx, child: Child) -> Card:
+    """After a complete plan: the siblings' plans (to copy this one into, or to fill in), actions, review."""
+    others = [c for c in await children_to_plan(ctx) if c.id != child.id]
+    buttons = [
+        Button("copy_plan", f"Copy this plan to {c.case_ref}", ctx.value(c.id, child=child))
+        for c in others[:3]
+    ]
+    buttons += [Button("plan", f"Plan: {c.case_ref}", ctx.value(child=c)) for c in others[:2]]
+    buttons += [
+        Button("add_action", "Add an action", ctx.value()),
+        Button("review", "Review the record", ctx.value(), None if others else "primary"),
+    ]
+    many = len(await ctx.children()) > 1
+    text = f"The S47 plan{f' for {child.case_ref}' if many else ''} is complete."
+    if others:
+        text += " Still to plan: " + ", ".join(c.case_ref for c in others) + "."
+    else:
+        text += " Add actions with owners and due dates, then review the record."
+    return ctx.reply(text, buttons=tuple(buttons))
+
+
+@on(TurnKind.BUTTON, "copy_plan", Act.PLAN)
+async def copy_plan(ctx: Ctx) -> list[Card]:
+    """A sibling's plan starts as a copy of this child's (answers the sibling has already keep theirs);
+    the chair then edits it in the plan form, which is shown at once."""
+    source = await plan_child(ctx)
+    target = next((c for c in await ctx.children() if str(c.id) == ctx.subject), None)
+    if target is None or target.id == source.id or not await needs_plan(ctx, target):
+        raise DialogError("That sibling has no S47 enquiry to plan.")
+    plan, items = await plan_rows(ctx, source)
+    theirs, their_items = await plan_rows(ctx, target)
+    if theirs is None:
+        theirs = Plan(discussion_id=ctx.did, child_id=ident(target))
+        ctx.session.add(theirs)
+    copied = 0
+    for cid, item in items.items():
+        if cid not in their_items:
+            ctx.session.add(
+                PlanItem(
+                    discussion_id=ctx.did,
+                    child_id=ident(target),
+                    item=cid,
+                    answer=item.answer,
+                    not_applicable=item.not_applicable,
+                    na_reason=item.na_reason,
+                )
+            )
+            copied += 1
+    if plan is not None:
+        for name in (
+            "criminal_investigation",
+            "tell_parents",
+            "tell_parents_how",
+            "icpc_on",
+            "icpc_late_reason",
+        ):
+            if getattr(theirs, name) is None:
+                setattr(theirs, name, getattr(plan, name))
+    theirs.updated_at = ctx.now
+    await ctx.session.flush()
+    await ctx.audit("plan.copied", from_child_id=source.id, to_child_id=target.id, items=copied)
+    return await ctx.changed() + [
         ctx.reply(
-            "The S47 plan is complete. Add actions with owners and due dates, then review the record.",
-            buttons=(
-                Button("add_action", "Add an action", ctx.value()),
-                Button("review", "Review the record", ctx.value(), "primary"),
-            ),
+            f"Copied the plan of {source.case_ref} to {target.case_ref}: check and edit it for "
+            f"{target.case_ref} now.",
+            form=await plan_form(ctx, target),
         )
     ]
 
@@ -199,17 +290,15 @@ async def action_form(ctx: Ctx) -> Form:
     chair = await ctx.session.get(Person, ctx.d.chair_id)
     assert chair is not None
     options = (Option(str(chair.id), f"{chair.display_name} - chair"), *options)
-    return Form(
-        "add_action",
-        f"Action: {ctx.d.case_ref}",
-        (
-            Input("description", "Action", InputKind.LONG_TEXT, required=True, max_length=1000),
-            Input("owner", "Owner", InputKind.CHOICE, required=True, options=options),
-            Input("due_on", "Due date", InputKind.DATE, required=True),
-        ),
-        "Add action",
-        context=ctx.value(),
-    )
+    inputs = [
+        Input("description", "Action", InputKind.LONG_TEXT, required=True, max_length=1000),
+        Input("owner", "Owner", InputKind.CHOICE, required=True, options=options),
+        Input("due_on", "Due date", InputKind.DATE, required=True),
+    ]
+    children = await ctx.children()
+    if len(children) > 1:
+        inputs.append(children_input(children, "For which children"))
+    return Form("add_action", f"Action: {ctx.d.case_ref}", tuple(inputs), "Add action", context=ctx.value())
 
 
 @on(TurnKind.BUTTON, "add_action", Act.ADD_ACTION)
@@ -224,6 +313,10 @@ async def add_action(ctx: Ctx) -> list[Card]:
     description = f.text("description", required=True, max_length=1000)
     owner = f.choice("owner", {o.value for o in form.inputs[1].options}, required=True)
     due_on = f.date("due_on", required=True, not_before=ctx.today)
+    children = await ctx.children()
+    if len(children) > 1:
+        picked = f.choices("children", {str(c.id) for c in children}, required=True)
+        children = [c for c in children if str(c.id) in picked]
     if not f.ok or owner is None or due_on is None or description is None:
         return [ctx.reply("", form=refill(form, ctx.turn.fields, f.errors))]
     person = await ctx.session.get(Person, int(owner))
@@ -238,11 +331,20 @@ async def add_action(ctx: Ctx) -> list[Card]:
     )
     ctx.session.add(action)
     await ctx.session.flush()
-    await ctx.audit("action.added", action_id=action.id, owner_id=person.id, due_on=due_on.isoformat())
+    assert action.id is not None
+    ctx.session.add_all(ActionChild(action_id=action.id, child_id=c.id) for c in children if c.id)
+    await ctx.audit(
+        "action.added",
+        action_id=action.id,
+        owner_id=person.id,
+        due_on=due_on.isoformat(),
+        child_ids=[c.id for c in children],
+    )
+    refs = ", ".join(c.case_ref for c in children)
     return await ctx.changed() + [
         ctx.direct(
             person.id,
-            f"You own an action from the strategy discussion on *{ctx.d.case_ref}*, due "
+            f"You own an action from the strategy discussion on *{refs}*, due "
             f"{due_on:%a %d %b %Y}:\n{description}",
             title=f"Action for {ctx.d.case_ref}",
             buttons=(Button("action_done", "Mark done", ctx.value(action.id)),),

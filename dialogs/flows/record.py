@@ -1,8 +1,9 @@
 """The record: review, the chair's sign-off, circulation, each recipient's acknowledgement, and the
 outcome told to those who did not take part.
 
-Sign-off signs what the chair reviewed: the sign-off form carries a fingerprint of the draft, and if
-the draft changed meanwhile (a late reply, a correction) the new draft is shown to be signed instead.
+There is one record per child: sign-off signs each child's, and each is circulated and acknowledged
+on its own. Sign-off signs what the chair reviewed: the sign-off form carries a fingerprint of the
+drafts, and if one changed meanwhile (a late reply, a correction) the new drafts are shown instead.
 """
 
 from __future__ import annotations
@@ -14,17 +15,17 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from dialogs import clock
+from dialogs.children import ident
 from dialogs.deadlines import outcome_told
 from dialogs.engine import Ctx
-from dialogs.flows.plan import plan_gaps
+from dialogs.flows.plan import needs_plan, plan_gaps
 from dialogs.flows.registry import on
-from dialogs.flows.thread import plan_needed
 from dialogs.lifecycle import Act, State
 from dialogs.model import Button, Card, Form, Input, InputKind, Option, TurnKind
 from dialogs.quorum import PRESENT, agencies_to_tell
-from dialogs.record_text import assemble
+from dialogs.record_text import assemble, assemble_all
 from dialogs.validate import DialogError, Fields, Stale, refill
-from storage.models import Circulation, OutcomeTold, RecordVersion
+from storage.models import Child, Circulation, OutcomeTold, RecordVersion
 
 HOW_TOLD = (
     Option("phone", "By phone"),
@@ -86,18 +87,25 @@ async def signoff_form(ctx: Ctx, draft: str) -> Form:
 
 
 async def _check_signable(ctx: Ctx) -> None:
-    if await ctx.decision() is None:
-        raise DialogError("Record the decision before signing off the record.")
-    if await plan_needed(ctx) and await plan_gaps(ctx):
-        raise DialogError(
-            "Complete the S47 plan (every checklist item answered or marked N/A) before signing off."
-        )
+    decisions = await ctx.decisions()
+    waiting = [c.case_ref for c in await ctx.children() if c.id not in decisions]
+    if waiting:
+        raise DialogError(f"Record the decision for {', '.join(waiting)} before signing off the records.")
+    for child in await ctx.children():
+        if await needs_plan(ctx, child) and await plan_gaps(ctx, child):
+            raise DialogError(
+                f"Complete the S47 plan for {child.case_ref} (every checklist item answered or marked N/A) "
+                "before signing off."
+            )
 
 
 async def _review_card(ctx: Ctx, form: Form | None = None, draft: str | None = None) -> Card:
-    draft = draft if draft is not None else await assemble(ctx)
+    draft = draft if draft is not None else await assemble_all(ctx)
+    many = len(await ctx.children()) > 1
     return ctx.reply(
-        draft, title=f"Draft record: {ctx.d.case_ref}", form=form or await signoff_form(ctx, draft)
+        draft,
+        title=f"Draft record{'s, one per child' if many else ''}: {ctx.d.case_ref}",
+        form=form or await signoff_form(ctx, draft),
     )
 
 
@@ -112,7 +120,7 @@ async def review(ctx: Ctx) -> list[Card]:
 async def sign_off(ctx: Ctx) -> list[Card]:
     await _check_signable(ctx)
     d, f = ctx.d, Fields(ctx.turn.fields)
-    draft = await assemble(ctx)
+    draft = await assemble_all(ctx)
     form = await signoff_form(ctx, draft)
     monitoring = f.text("monitoring", required=True, max_length=1000)
     asked = {i.id for i in form.inputs}
@@ -125,28 +133,18 @@ async def sign_off(ctx: Ctx) -> list[Card]:
     d.monitoring = monitoring
     if notify_others:
         d.monitoring += f"\nOutcome to {_labels(ctx, untold)}: {notify_others}"
-    version = (
-        await ctx.session.execute(
-            select(func.coalesce(func.max(col(RecordVersion.version)), 0)).where(
-                col(RecordVersion.discussion_id) == d.id
-            )
-        )
-    ).scalar_one() + 1
-    record = RecordVersion(
-        discussion_id=ctx.did,
-        version=version,
-        body=await assemble(ctx),
-        created_at=ctx.now,
-        signed_off_by_id=ctx.actor.person_id,
-        signed_off_at=ctx.now,
-    )
-    ctx.session.add(record)
+    cards: list[Card] = []
+    records = []
+    for child in await ctx.children():
+        record = await _sign(ctx, child)
+        records.append(record)
+        cards += await _circulate(ctx, child, record)
     d.state, d.stage = State.SIGNED_OFF, "record"
-    await ctx.session.flush()
-    await ctx.audit("record.signed_off", record_id=record.id, version=version)
-    cards = await _circulate(ctx, record)
-    await ctx.audit("record.circulated", record_id=record.id, recipients=len(cards))
-    note = f"Signed off and circulated to {len(cards)} {'person' if len(cards) == 1 else 'people'}."
+    await ctx.audit("record.circulated", record_ids=[r.id for r in records], recipients=len(cards))
+    people = len({c.target.person_id for c in cards})
+    note = f"Signed off and circulated to {people} {'person' if people == 1 else 'people'}."
+    if len(records) > 1:
+        note = f"Signed off {len(records)} records, one per child, and circulated each to {people} people."
     buttons: tuple[Button, ...] = ()
     if untold:
         note += (
@@ -156,8 +154,33 @@ async def sign_off(ctx: Ctx) -> list[Card]:
     return await ctx.changed() + cards + [ctx.reply(note, buttons=buttons)]
 
 
-async def _circulate(ctx: Ctx, record: RecordVersion) -> list[Card]:
-    """The record to those who took part; the outcome to those invited from the agencies to tell."""
+async def _sign(ctx: Ctx, child: Child) -> RecordVersion:
+    """The child's record as it stands, signed by the chair: the next version of that child's."""
+    version = (
+        await ctx.session.execute(
+            select(func.coalesce(func.max(col(RecordVersion.version)), 0)).where(
+                col(RecordVersion.child_id) == child.id
+            )
+        )
+    ).scalar_one() + 1
+    record = RecordVersion(
+        discussion_id=ctx.did,
+        child_id=ident(child),
+        version=version,
+        body=await assemble(ctx, child),
+        created_at=ctx.now,
+        signed_off_by_id=ctx.actor.person_id,
+        signed_off_at=ctx.now,
+    )
+    ctx.session.add(record)
+    await ctx.session.flush()
+    await ctx.audit("record.signed_off", record_id=record.id, version=version, child_id=child.id)
+    return record
+
+
+async def _circulate(ctx: Ctx, child: Child, record: RecordVersion) -> list[Card]:
+    """The child's record to those who took part; the outcome to those invited from the agencies to
+    tell. Each is a message of its own, acknowledged on its own."""
     assert record.id is not None  # flushed by the sign-off
     d = ctx.d
     parts = await ctx.participants(fresh=True)
@@ -173,27 +196,27 @@ async def _circulate(ctx: Ctx, record: RecordVersion) -> list[Card]:
         c = Circulation(record_id=record.id, person_id=part.person_id, kind=kind, sent_at=ctx.now)
         ctx.session.add(c)
         await ctx.session.flush()
-        body = record.body if took_part else await _outcome_text(ctx)
+        body = record.body if took_part else await _outcome_text(ctx, child)
         cards.append(
             ctx.direct(
                 part.person_id,
                 body,
-                title=f"{'Record' if took_part else 'Outcome'} of strategy discussion: {d.case_ref}",
-                buttons=(Button("ack", "Acknowledge receipt", ctx.value(c.id), "primary"),),
+                title=f"{'Record' if took_part else 'Outcome'} of strategy discussion: {child.case_ref}",
+                buttons=(Button("ack", "Acknowledge receipt", ctx.value(c.id, child=child), "primary"),),
                 key=f"circulation:{c.id}",
-                preview=f"{d.case_ref}: {'record' if took_part else 'outcome'} to acknowledge",
+                preview=f"{child.case_ref}: {'record' if took_part else 'outcome'} to acknowledge",
             )
         )
     return cards
 
 
-async def _outcome_text(ctx: Ctx) -> str:
-    decision = await ctx.decision()
+async def _outcome_text(ctx: Ctx, child: Child) -> str:
+    decision = await ctx.decision(child)
     assert decision is not None
     outcome = ctx.procedure.outcome(decision.outcome)
     held = f" held on {ctx.d.held_on:%d %b %Y}" if ctx.d.held_on else ""
     return (
-        f"The strategy discussion about case *{ctx.d.case_ref}*{held} decided: "
+        f"The strategy discussion about case *{child.case_ref}*{held} decided: "
         f"*{outcome.label}*.\nReasons: {decision.reasons}\nPlease contact the chair for anything further."
     )
 
@@ -209,8 +232,10 @@ async def acknowledge(ctx: Ctx) -> list[Card]:
     if c.acknowledged_at is not None:
         return [ctx.reply("You have already acknowledged it. Thank you.")]
     c.acknowledged_at = ctx.now
-    await ctx.audit("record.acknowledged", circulation_id=c.id, person_id=c.person_id)
-    return await ctx.changed() + [ctx.reply(f"Acknowledged: {ctx.d.case_ref}. Thank you.")]
+    await ctx.audit("record.acknowledged", circulation_id=c.id, person_id=c.person_id, record_id=record.id)
+    child = await ctx.session.get(Child, record.child_id)
+    ref = child.case_ref if child is not None else ctx.d.case_ref
+    return await ctx.changed() + [ctx.reply(f"Acknowledged: {ref}. Thank you.")]
 
 
 # --- the outcome told another way -------------------------------------------------------------------

@@ -1,16 +1,27 @@
-"""The agenda as threaded prompts, and replies in the thread as attributed contributions."""
+"""The agenda as threaded prompts, and replies in the thread as attributed contributions.
+
+In a discussion about siblings a contribution is about all of them unless it says otherwise: a reply
+that starts with case references and a colon ("LL-2: ...", "LL-1, LL-3: ...") is about those children
+only, and goes on their records and no one else's. The chair can change that with a correction.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import re
+from dataclasses import replace
+
+from sqlalchemy import delete, select
 from sqlmodel import col
 
+from dialogs.children import children_input
 from dialogs.engine import Ctx
 from dialogs.flows.registry import not_recorded, on
 from dialogs.lifecycle import Act, State
 from dialogs.model import Button, Card, Form, Input, InputKind, Option, TurnKind
 from dialogs.validate import MAX_LONG, DialogError, Fields, Stale, refill
-from storage.models import Contribution, Person
+from storage.models import Child, Contribution, ContributionChild, Person
+
+TAG = re.compile(r"^\s*(?P<refs>[^:\n]{1,400}?)\s*:\s*(?P<text>.+)$", re.DOTALL)
 
 
 def stage_input(ctx: Ctx, value: str | None = None) -> Input:
@@ -89,9 +100,40 @@ async def next_stage(ctx: Ctx) -> list[Card]:
 
 
 async def plan_needed(ctx: Ctx) -> bool:
-    """Whether the decision's outcome requires a plan (its `requires` list in the procedure)."""
-    decision = await ctx.decision()
-    return decision is not None and "plan" in ctx.procedure.outcome(decision.outcome).requires
+    """Whether any child's decision's outcome requires a plan (its `requires` in the procedure)."""
+    needs = {o.id for o in ctx.procedure.outcomes if "plan" in o.requires}
+    return any(x.outcome in needs for x in (await ctx.decisions()).values())
+
+
+def tagged(text: str, children: list[Child]) -> tuple[list[Child] | None, str]:
+    """The children a reply names before a colon, and the rest of it; (None, text) for all of them."""
+    match = TAG.match(text) if len(children) > 1 else None
+    if match is None:
+        return None, text
+    by_ref = {c.case_ref.lower(): c for c in children}
+    names = [n for n in re.split(r"[\s,;]+|\band\b", match.group("refs").lower()) if n]
+    if not names or any(n not in by_ref for n in names):
+        return None, text  # an ordinary sentence with a colon in it
+    picked = {by_ref[n].id for n in names}
+    return [c for c in children if c.id in picked], match.group("text").strip()
+
+
+async def tag(ctx: Ctx, c: Contribution, about: list[Child] | None) -> None:
+    """Records which children `c` is about (None or every child: all of them)."""
+    assert c.id is not None
+    every = {x.id for x in await ctx.children()}
+    c.for_all = about is None or {x.id for x in about} >= every
+    await ctx.session.execute(delete(ContributionChild).where(col(ContributionChild.contribution_id) == c.id))
+    if not c.for_all and about is not None:
+        ctx.session.add_all(ContributionChild(contribution_id=c.id, child_id=x.id) for x in about if x.id)
+
+
+async def tags(ctx: Ctx, c: Contribution) -> list[str]:
+    """The ids (as strings) of the children `c` is about."""
+    if c.for_all:
+        return [str(x.id) for x in await ctx.children()]
+    query = select(col(ContributionChild.child_id)).where(col(ContributionChild.contribution_id) == c.id)
+    return [str(i) for i in (await ctx.session.execute(query)).scalars()]
 
 
 @on(TurnKind.REPLY, "", Act.CONTRIBUTE)
@@ -113,6 +155,7 @@ async def reply(ctx: Ctx) -> list[Card]:
                 + text[:MAX_LONG]
             )
         ]
+    about, text = tagged(text, await ctx.children())
     accepted = part.status == "invited"
     if accepted:  # taking part is accepting; once started, an audited correction
         part.status, part.how, part.responded_at = "accepted", "chat", ctx.now
@@ -133,7 +176,14 @@ async def reply(ctx: Ctx) -> list[Card]:
     )
     ctx.session.add(c)
     await ctx.session.flush()
-    await ctx.audit("contribution.added", contribution_id=c.id, stage=d.stage, agency=part.agency)
+    await tag(ctx, c, about)
+    await ctx.audit(
+        "contribution.added",
+        contribution_id=c.id,
+        stage=d.stage,
+        agency=part.agency,
+        child_ids=None if about is None else [x.id for x in about],
+    )
     return await ctx.changed(due=accepted)  # what is due turns on who takes part, not on what they say
 
 
@@ -152,17 +202,20 @@ async def correct_form(ctx: Ctx) -> Form:
     options = tuple(
         Option(f"{c.id}.{c.version}", f"#{c.id} {p.display_name} ({c.stage}): {c.text[:40]}") for c, p in rows
     )
+    inputs = [
+        Input("contribution", "Contribution", InputKind.CHOICE, required=True, options=options),
+        stage_input(ctx),
+        Input("text", "Corrected text (leave empty to keep it)", InputKind.LONG_TEXT, max_length=MAX_LONG),
+        Input("why", "Why", InputKind.SHORT_TEXT, required=True, max_length=200),
+    ]
+    children = await ctx.children()
+    if len(children) > 1:
+        about = children_input(children, "About which children (leave as it is to keep it)", value=[])
+        inputs.append(replace(about, required=False))
     return Form(
         "correct",
         f"Move or correct a contribution: {ctx.d.case_ref}",
-        (
-            Input("contribution", "Contribution", InputKind.CHOICE, required=True, options=options),
-            stage_input(ctx),
-            Input(
-                "text", "Corrected text (leave empty to keep it)", InputKind.LONG_TEXT, max_length=MAX_LONG
-            ),
-            Input("why", "Why", InputKind.SHORT_TEXT, required=True, max_length=200),
-        ),
+        tuple(inputs),
         "Save",
         context=ctx.value(),
     )
@@ -185,18 +238,22 @@ async def correct(ctx: Ctx) -> list[Card]:
     stage = f.choice("stage", {s.id for s in ctx.procedure.agenda})
     text = f.text("text")
     why = f.text("why", required=True, max_length=200)
+    children = await ctx.children()
+    about_ids = f.choices("children", {str(x.id) for x in children}) if len(children) > 1 else []
     if not f.ok or c is None:
         return [ctx.reply("", form=refill(form, ctx.turn.fields, f.errors))]
     if version != str(c.version):
         raise Stale(form, ctx.turn.fields)
-    before = {"stage": c.stage, "text": c.text}
+    before = {"stage": c.stage, "text": c.text, "children": await tags(ctx, c)}
     c.stage, c.text, c.edited_at = stage or c.stage, text or c.text, ctx.now
+    if about_ids:
+        await tag(ctx, c, [x for x in children if str(x.id) in about_ids])
     # The audit keeps the previous wording, so the change can always be seen and undone.
     await ctx.audit(
         "contribution.corrected",
         contribution_id=c.id,
         why=why,
         before=before,
-        after={"stage": c.stage, "text": c.text},
+        after={"stage": c.stage, "text": c.text, "children": about_ids or before["children"]},
     )
     return await ctx.changed() + [ctx.reply(f"Contribution #{c.id} updated.")]
