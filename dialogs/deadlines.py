@@ -333,15 +333,19 @@ async def child_wanted(
     the next discussion of the child's series, the manager's review of a decision taken without all."""
     t, chair = env.procedure.timescales, d.chair_id
     out: list[Want] = []
-    if _decided(d) and d.held_on is not None:
-        records = await _all(
-            session,
-            select(RecordVersion)
-            .where(col(RecordVersion.child_id) == child.id)
-            .order_by(col(RecordVersion.version)),
-        )
+    if d.held_on is not None:
+        records: list[RecordVersion] = []
+        circulations: list[Circulation] = []
+        if _decided(d):  # before the decision there is no record yet
+            records = await _all(
+                session,
+                select(RecordVersion)
+                .where(col(RecordVersion.child_id) == child.id)
+                .order_by(col(RecordVersion.version)),
+            )
+            ids = {x.id for x in records}
+            circulations = [c for c in await _circulations(session, d) if c.record_id in ids]
         signed = next((x for x in records if x.signed_off_at is not None), None)
-        circulations = [c for c in await _circulations(session, d) if c.record_id in {x.id for x in records}]
         end = None
         if signed is not None and signed.signed_off_at is not None:
             sent = sum(1 for c in circulations if c.kind == "record" and c.record_id == signed.id)

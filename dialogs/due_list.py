@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from dialogs.clock import end_of_day
 from dialogs.lifecycle import DEADLINE, DueState
-from storage.models import Discussion, DueItem
+from storage.models import Child, Discussion, DueItem
 
 # Statutory deadlines that ended late or missed and still wait for the chair's reason.
 _STATUTORY = [k.value for k, d in DEADLINE.items() if d.statutory]
@@ -49,8 +49,12 @@ async def due_listing(
     day_end = end_of_day(at.astimezone(ZoneInfo(tz)).date(), tz).astimezone(UTC)
     is_open = col(DueItem.state) == DueState.OPEN.value
     query = (
-        select(DueItem, col(Discussion.case_ref), col(Discussion.chair_id))
+        # A child's own deadline under the child's case reference; the meeting's under the discussion's.
+        select(
+            DueItem, func.coalesce(col(Child.case_ref), col(Discussion.case_ref)), col(Discussion.chair_id)
+        )
         .join(Discussion, col(Discussion.id) == col(DueItem.discussion_id))
+        .outerjoin(Child, col(Child.id) == col(DueItem.child_id))
         .order_by(col(DueItem.due_at), col(DueItem.id))
     )
     if person_id is not None:

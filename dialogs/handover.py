@@ -22,11 +22,13 @@ from dialogs.model import Card, Target, TargetKind
 from dialogs.procedure import Procedure
 from dialogs.reminders import DUTY, recipient_key
 from storage import outbox
-from storage.models import Decision, Discussion, DueItem
+from storage.models import Child, Decision, Discussion, DueItem
 
 HANDOVER = "handover"
 
 HANDOVER_LIST_LIMIT = 30
+# A child's own deadline under the child's case reference; the meeting's under the discussion's.
+REF = func.coalesce(col(Child.case_ref), col(Discussion.case_ref))
 
 
 async def queue_handover(
@@ -78,22 +80,25 @@ async def handover_card(
     day_end = end_of_day(today, tz).astimezone(UTC)
     held = (
         await session.execute(
-            select(Discussion, col(Decision.outcome))
-            .outerjoin(Decision, col(Decision.discussion_id) == col(Discussion.id))
+            select(Discussion, Child, col(Decision.outcome))
+            .join(Child, col(Child.discussion_id) == col(Discussion.id))
+            .outerjoin(Decision, col(Decision.child_id) == col(Child.id))
             .where(
+                col(Child.removed_at).is_(None),
                 col(Discussion.out_of_hours).is_(True),
                 col(Discussion.convened_at) >= since,
                 col(Discussion.convened_at) < now,
             )
-            .order_by(col(Discussion.convened_at))
+            .order_by(col(Discussion.convened_at), col(Child.position))
         )
     ).all()
     is_open = col(DueItem.state) == DueState.OPEN.value
     due_on_the_day = (is_open, col(DueItem.due_at) >= day_start, col(DueItem.due_at) <= day_end)
     due_today = (
         await session.execute(
-            select(DueItem, col(Discussion.case_ref))
+            select(DueItem, REF)
             .join(Discussion, col(Discussion.id) == col(DueItem.discussion_id))
+            .outerjoin(Child, col(Child.id) == col(DueItem.child_id))
             .where(*due_on_the_day)
             .order_by(col(DueItem.due_at), col(DueItem.id))
             .limit(HANDOVER_LIST_LIMIT + 1)
@@ -105,8 +110,9 @@ async def handover_card(
 
     ended = (
         await session.execute(
-            select(DueItem, col(Discussion.case_ref))
+            select(DueItem, REF)
             .join(Discussion, col(Discussion.id) == col(DueItem.discussion_id))
+            .outerjoin(Child, col(Child.id) == col(DueItem.child_id))
             .where(
                 col(DueItem.state).in_([s.value for s in ENDED if s != DueState.WITHDRAWN]),
                 col(DueItem.updated_at) >= since,
@@ -117,8 +123,10 @@ async def handover_card(
     ).all()
 
     lines = [f"*Held out of hours since {when(since, tz)}:*"]
-    for d, outcome in held:
-        lines.append(f"- {d.case_ref} (discussion {d.number}): {_what_happened(procedure, d, outcome)}")
+    for d, child, outcome in held:
+        lines.append(
+            f"- {child.case_ref} (discussion {child.number}): {_what_happened(procedure, d, outcome)}"
+        )
     if not held:
         lines.append("- none")
     lines.append("*Deadlines ended since then:*")

@@ -39,7 +39,7 @@ from dialogs.model import Button, Card, Ref, Target, TargetKind
 from dialogs.moments import DUE_DAY, ESCALATED, OVERDUE, REMINDED
 from dialogs.procedure import Procedure, in_a_sentence
 from storage import audit, claims, outbox
-from storage.models import Discussion, DueItem, Person
+from storage.models import Child, Discussion, DueItem, Person
 
 DUTY, OUT_OF_HOURS = "duty", "out_of_hours"
 REPEAT = "repeat"  # a snoozed reminder coming back
@@ -71,6 +71,11 @@ class Context:
     tz: str
     nation: str
     now: datetime
+    case_ref: str = ""  # the child's whose deadline it is; the discussion's for the meeting's own
+
+    @property
+    def ref(self) -> str:
+        return self.case_ref or self.discussion.case_ref
 
     @property
     def chair_id(self) -> int:
@@ -108,8 +113,12 @@ DO: dict[Act, tuple[str, str]] = {
 
 
 def _do_buttons(item: DueItem, d: Discussion) -> tuple[Button, ...]:
-    """The button that meets the deadline, for the person who must do it."""
-    value = str(Ref(d.id, item.subject))
+    """The button that meets the deadline, for the person who must do it (for a child's own
+    deadline, the act for that child)."""
+    if item.child_id is not None:
+        value = str(Ref(d.id, child_id=item.child_id))
+    else:
+        value = str(Ref(d.id, item.subject))
     act = DEADLINE[DueKind(item.kind)].met_by
     if act == Act.ANSWER:
         return (Button("accept", "Accept", value, "primary"), Button("decline", "Decline", value))
@@ -137,7 +146,7 @@ def event_cards(
 ) -> list[tuple[str, Card]]:
     """The cards for one moment of `item` (due at `at`), as (audience, card) pairs."""
     d, kind = ctx.discussion, DEADLINE[DueKind(item.kind)]
-    ref, deadline = d.case_ref, when(item.due_at, ctx.tz)
+    ref, deadline = ctx.ref, when(item.due_at, ctx.tz)
     label = ctx.procedure.deadline_label(item.kind, in_sentence=True)
     recipient = item.recipient_id if item.recipient_id is not None else ctx.chair_id
     to_recipient = _direct(d, recipient)
@@ -223,7 +232,7 @@ def event_cards(
 
 
 def _chase(item: DueItem, ctx: Context) -> tuple[str, str]:
-    ref = ctx.discussion.case_ref
+    ref = ctx.ref
     if item.kind == DueKind.OVERRIDE_REVIEW:
         return (
             "Please review the decision",
@@ -249,7 +258,7 @@ def _chase(item: DueItem, ctx: Context) -> tuple[str, str]:
 
 
 def _escalation(item: DueItem, kind: Deadline, label: str, ctx: Context) -> tuple[Target, str, str]:
-    d, ref = ctx.discussion, ctx.discussion.case_ref
+    d, ref = ctx.discussion, ctx.ref
     if kind.escalate == Escalate.CHAIR:
         what = "answered the invitation" if item.kind == "invitation" else "acknowledged the record"
         text = (
@@ -301,13 +310,15 @@ async def advance_due_items(
         i.recipient_id for i in items if i.recipient_id
     }
     people = await _by_id(session, Person, person_ids)
+    children = await _by_id(session, Child, {i.child_id for i in items if i.child_id is not None})
     messages: list[outbox.Message] = []
     # Missed statutory deadlines and escalations go into the audit trail: one entry per discussion and kind of
     # event in the batch (the trail serialises its writers, so an entry per item would be slow).
     missed: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
     for item in items:
         d = discussions[item.discussion_id]
-        ctx = Context(d, people, procedure, tz, nation, now)
+        child = children.get(item.child_id) if item.child_id is not None else None
+        ctx = Context(d, people, procedure, tz, nation, now, child.case_ref if child else "")
         step = moments.step(item, now)
         sends = list(step.send) + ([(step.repeat_at, REPEAT)] if step.repeat_at else [])
         for at, event in sends:
@@ -344,7 +355,7 @@ async def advance_due_items(
     return len(messages)
 
 
-async def _by_id[M: (Discussion, Person)](
+async def _by_id[M: (Discussion, Person, Child)](
     session: AsyncSession, model: type[M], ids: set[int]
 ) -> dict[int, M]:
     if not ids:

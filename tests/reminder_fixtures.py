@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from dialogs.deadlines import refresh_series
 from dialogs.model import Card, Target, TargetKind
 from dialogs.procedure import Procedure, load_procedure
-from storage.models import Discussion, DueItem, Participant, Person, Series
+from storage.models import Child, Discussion, DueItem, Participant, Person, Series
 
 TZ = "Europe/London"
 NATION = "england-and-wales"
@@ -69,6 +69,7 @@ async def discussion(
     )
     session.add(d)
     await session.flush()
+    await one_child(session, d)
     session.add(
         Participant(
             discussion_id=d.id, person_id=chair.id, agency=chair.agency, role=chair.role, is_chair=True
@@ -76,6 +77,22 @@ async def discussion(
     )
     await session.flush()
     return d
+
+
+async def one_child(session, d: Discussion) -> Child:
+    """The discussion's one child, under its reference and series; the child's id is the discussion's
+    (as migration 0008 made them), so a test can write child_id=d.id and previous_id carries over."""
+    child = Child(
+        id=d.id,
+        discussion_id=d.id,
+        series_id=d.series_id,
+        case_ref=d.case_ref,
+        number=d.number,
+        previous_id=d.previous_id,
+    )
+    session.add(child)
+    await session.flush()
+    return child
 
 
 async def invite(session, d: Discussion, p: Person, *, invited_at: datetime, status="invited") -> Participant:
@@ -95,7 +112,14 @@ async def items(session, d: Discussion) -> dict[tuple[str, str], DueItem]:
     from sqlalchemy import select
 
     rows = await session.execute(select(DueItem).where(DueItem.discussion_id == d.id))
-    return {(i.kind, i.subject): i for i in rows.scalars()}
+    return {(i.kind, subject_of(i)): i for i in rows.scalars()}
+
+
+def subject_of(item: DueItem) -> str:
+    """A child's own deadline is keyed by what its subject adds to the child's id ("" for most)."""
+    if item.child_id is None:
+        return item.subject
+    return item.subject.removeprefix(str(item.child_id)).removeprefix(":")
 
 
 @dataclass

@@ -14,7 +14,7 @@ from storage.models import (
     RecordVersion,
     Series,
 )
-from tests.reminder_fixtures import PROCEDURE, discussion, invite, items, london, refresh, team
+from tests.reminder_fixtures import PROCEDURE, discussion, invite, items, london, one_child, refresh, team
 
 
 async def test_convened_discussion_gets_meeting_invitation_and_quorum_items(db):
@@ -163,7 +163,7 @@ async def test_s47_brings_conference_further_and_final_discussions(db):
         d.held_on, d.state = date(2026, 3, 2), "decided"
         s.add(
             Decision(
-                discussion_id=d.id, outcome="s47_joint", reasons="r", risks="k", decided_by_id=t.chair.id
+                discussion_id=d.id, child_id=d.id, outcome="s47_joint", reasons="r", risks="k", decided_by_id=t.chair.id
             )
         )
         await s.flush()
@@ -175,7 +175,7 @@ async def test_s47_brings_conference_further_and_final_discussions(db):
         assert ("final_discussion", "") not in got  # not before the conference date is known
         assert ("reconvene", "") not in got
 
-        s.add(Plan(discussion_id=d.id, icpc_on=date(2026, 3, 20)))
+        s.add(Plan(discussion_id=d.id, child_id=d.id, icpc_on=date(2026, 3, 20)))
         await s.flush()
         await refresh(s, d, london(2026, 3, 5, 12, 0))
         got = await items(s, d)
@@ -186,6 +186,7 @@ async def test_s47_brings_conference_further_and_final_discussions(db):
         further = Discussion(**_copy(d), number=2, previous_id=d.id, convened_at=london(2026, 3, 10, 9, 0))
         s.add(further)
         await s.flush()
+        await one_child(s, further)
         await refresh(s, further, london(2026, 3, 10, 9, 0))  # the engine refreshes the whole series
         assert (await items(s, d))["further_discussion", ""].state == "open"  # convened is not held
         further.started_at, further.held_on, further.state = (
@@ -207,6 +208,7 @@ async def test_s47_brings_conference_further_and_final_discussions(db):
         final_d.started_at, final_d.held_on = london(2026, 3, 18, 10, 0), date(2026, 3, 18)
         s.add(final_d)
         await s.flush()
+        await one_child(s, final_d)
         await refresh(s, final_d, london(2026, 3, 18, 10, 0))
         assert (await items(s, d))["final_discussion", ""].state == "met"
         assert (await items(s, final_d)).keys() >= {("meeting", ""), ("record_circulation", "")}
@@ -234,7 +236,7 @@ async def test_single_assessment_reconvene_date(db):
         d.held_on, d.state = date(2026, 4, 14), "decided"
         s.add(
             Decision(
-                discussion_id=d.id,
+                discussion_id=d.id, child_id=d.id,
                 outcome="single_assessment",
                 reasons="r",
                 risks="k",
@@ -251,6 +253,7 @@ async def test_single_assessment_reconvene_date(db):
         again.started_at, again.held_on = london(2026, 5, 21, 10, 0), date(2026, 5, 21)
         s.add(again)
         await s.flush()
+        await one_child(s, again)
         await refresh(s, again, london(2026, 5, 21, 10, 0))
         reconvene = (await items(s, d))["reconvene", ""]
         # Held the day after the date the chair set: late, and a statutory deadline needs the reason.
@@ -352,7 +355,7 @@ async def test_circulation_ends_record_items_and_asks_for_acknowledgements(db):
         await refresh(s, d, london(2026, 3, 30, 15, 0))
         sent = london(2026, 3, 31, 10, 0)
         record = RecordVersion(
-            discussion_id=d.id, version=1, body="...", signed_off_by_id=t.chair.id, signed_off_at=sent
+            discussion_id=d.id, child_id=d.id, version=1, body="...", signed_off_by_id=t.chair.id, signed_off_at=sent
         )
         s.add(record)
         await s.flush()
@@ -418,7 +421,7 @@ async def test_refreshing_again_changes_nothing(db):
         d.held_on, d.state = date(2026, 3, 10), "decided"
         s.add(
             Decision(
-                discussion_id=d.id,
+                discussion_id=d.id, child_id=d.id,
                 outcome="s47_single_agency",
                 reasons="r",
                 risks="k",
@@ -503,10 +506,11 @@ async def _s47_twice(s, procedure) -> tuple[Discussion, Discussion]:
     second.held_on, second.state = date(2026, 3, 9), "decided"
     s.add(second)
     await s.flush()
+    await one_child(s, second)
     for d in (first, second):
         s.add(
             Decision(
-                discussion_id=d.id, outcome="s47_joint", reasons="r", risks="k", decided_by_id=t.chair.id
+                discussion_id=d.id, child_id=d.id, outcome="s47_joint", reasons="r", risks="k", decided_by_id=t.chair.id
             )
         )
     await s.flush()

@@ -1,24 +1,27 @@
-"""Data outlives code: a database made by the previous release upgrades to head with nothing lost.
+"""Data outlives code: a database made by a previous release upgrades to head with nothing lost.
 
-tests/data/releases/0003/release.sqlite was written by release 0003's own code (see the README
-beside it). On SQLite a copy of it is upgraded in place; on PostgreSQL a fresh schema is migrated to
-0003, given the same rows, then upgraded. Either way every row of every table must still be there
-(matched by primary key) with every value it had, unless the column is listed below.
+Each fixture under tests/data/releases/<revision>/release.sqlite was written by that release's own
+code (see the README beside it): 0003, from before the lifecycle (migration 0004) and the audit
+chains (0007), and 0007, the release just before the newest migrations. On SQLite a copy of each is
+upgraded in place; on PostgreSQL a fresh schema is migrated to the fixture's revision, given the same
+rows, then upgraded. Either way every row of every table must still be there (matched by primary
+key) with every value it had, unless the column is listed in that release's maps below.
 
 The old data is read with plain SQL and compared as plain values, so this test does not depend on
 the current models: from the project it uses only storage.migrate, storage.db.Database and
 storage.audit (verify, and append/anchor to write after the upgrade).
 
-The audit trail the release wrote must still prove itself after the upgrade (migration 0007 keeps it
-as the old global chain and anchors its head): tampering with it afterwards is still caught.
+The audit trail a release wrote must still prove itself after the upgrade, and tampering with it
+afterwards must still be caught: release 0003's as the old global chain that migration 0007 keeps
+and anchors, release 0007's as the per-discussion chains its anchors recorded.
 """
 
 import hashlib
 import json
 import shutil
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -32,18 +35,22 @@ from storage.audit import verify
 from storage.db import Database
 from tests.conftest import _pg, pg_database
 
-FIXTURE = Path(__file__).parent / "data" / "releases" / "0003" / "release.sqlite"
-FIXTURE_REVISION = "0003"
+RELEASES = Path(__file__).parent / "data" / "releases"
 
-# What a migration since the fixture's release changed on purpose, and nothing else.
+# What a migration since a fixture's release changed on purpose, and nothing else: each release has
+# its own maps, and a migration that renames or changes data adds its entries to every release older
+# than it.
 # (table, old column) -> its new name, e.g. {("dueitem", "missed_reason"): "reason"}.
-RENAMED: dict[tuple[str, str], str] = {("dueitem", "missed_reason"): "reason"}  # 0004
+Renamed = dict[tuple[str, str], str]
 # (table, old column) -> a function from the old value to the value expected after the upgrade, e.g.
 # {("discussion", "state"): lambda old: {"in_discussion": "held"}.get(old, old)}; or a note naming the
 # dedicated test that checks it instead (a column dropped, or moved to another table), which is then
 # skipped here. Values reach the functions normalised: aware UTC datetimes, dates, bools, parsed JSON.
-# A renamed column's value goes through TRANSFORMED under its old name.
-TRANSFORMED: dict[tuple[str, str], Callable[[Any], Any] | str] = {
+# A renamed column's value goes through the transformed map under its old name.
+Transformed = dict[tuple[str, str], Callable[[Any], Any] | str]
+
+RENAMED_0003: Renamed = {("dueitem", "missed_reason"): "reason"}  # 0004
+TRANSFORMED_0003: Transformed = {
     # 0004: the lifecycle's states (dialogs/lifecycle.py); a close always asked for a reason.
     ("discussion", "state"): lambda old: {
         "in_discussion": "in_progress",
@@ -54,7 +61,17 @@ TRANSFORMED: dict[tuple[str, str], Callable[[Any], Any] | str] = {
     ("dueitem", "state"): "assert_carried_into_the_lifecycle: done is met or late, cancelled withdrawn",
     ("dueitem", "next_at"): "assert_carried_into_the_lifecycle: a reopened deadline is swept again",
     ("dueitem", "missed_reason"): "assert_carried_into_the_lifecycle: kept, or the close's reason if empty",
+    ("dueitem", "subject"): "assert_one_child_each: a child's own deadline takes the child's id",  # 0008
 }
+
+# Release 0007: nothing renamed; 0008 gives a child's own deadlines the child's id as subject.
+RENAMED_0007: Renamed = {}
+TRANSFORMED_0007: Transformed = {
+    ("dueitem", "subject"): "assert_one_child_each: a child's own deadline takes the child's id",
+}
+# Migration 0008: these deadlines are each child's own (dialogs.deadlines.CHILD_KINDS).
+CHILD_KINDS = {"record_circulation", "outcome_notification", "further_discussion", "reconvene", "icpc"}
+CHILD_KINDS |= {"final_discussion"}
 
 
 # Deadlines "done" in release 0003 when planned or convened; met now only when held (migration 0004).
@@ -151,21 +168,19 @@ def lost(
     return problems
 
 
-def assert_nothing_lost(before: dict[str, Table], after: dict[str, Table], renamed=None, transformed=None):
-    problems = lost(
-        before,
-        after,
-        RENAMED if renamed is None else renamed,
-        TRANSFORMED if transformed is None else transformed,
-    )
+def assert_nothing_lost(
+    before: dict[str, Table], after: dict[str, Table], renamed: Renamed, transformed: Transformed
+) -> None:
+    problems = lost(before, after, renamed, transformed)
     assert not problems, f"{len(problems)} problems, first ones:\n" + "\n".join(problems[:40])
 
 
-async def assert_upgraded(db: Database, before: dict[str, Table]) -> None:
+async def assert_upgraded(db: Database, before: dict[str, Table], release: "Release") -> None:
     assert await migrate.is_up_to_date(db)
     after = await snapshot(db)
-    assert_nothing_lost(before, after)
-    assert_carried_into_the_lifecycle(before, after)
+    assert_nothing_lost(before, after, release.renamed, release.transformed)
+    if release.carried is not None:
+        release.carried(before, after)
     assert await _schema_differences(db) == [], "the upgraded schema differs from a new database's"
     async with db.session() as session:
         trail = await verify(session)
@@ -177,6 +192,46 @@ async def assert_upgraded(db: Database, before: dict[str, Table]) -> None:
         assert refusal and "append-only" in refusal, (
             f"the audit trail accepted {sql!r}: its triggers are gone"
         )
+
+
+def assert_one_child_each(before: dict[str, Table], after: dict[str, Table]) -> None:
+    """Migration 0008: every discussion is about one child, who took the discussion's id, case
+    reference, series, number and previous discussion; what is now per child points at them."""
+    discussions = after["discussion"].rows  # as before, checked by assert_nothing_lost (0003 had no series)
+    children = {row["id"]: row for row in after["child"].rows.values()}
+    assert set(children) == {d["id"] for d in discussions.values()}
+    for d in discussions.values():
+        c = children[d["id"]]
+        assert (c["discussion_id"], c["series_id"], c["case_ref"], c["number"], c["previous_id"]) == (
+            d["id"],
+            d["series_id"],
+            d["case_ref"],
+            d["number"],
+            d["previous_id"],
+        )
+        assert (c["position"], c["removed_at"], c["added_by_id"]) == (1, None, d["convened_by_id"])
+    for table in ("decision", "plan", "planitem", "recordversion"):
+        rows = after[table].rows.values()
+        assert rows and all(r["child_id"] == r["discussion_id"] for r in rows), table
+    actions = before["action"].rows.values()
+    pairs = {(r["action_id"], r["child_id"]) for r in after["actionchild"].rows.values()}
+    assert pairs == {(a["id"], a["discussion_id"]) for a in actions}
+    assert all(r["for_all"] is True for r in after["contribution"].rows.values())
+    assert not after["contributionchild"].rows
+    for key, old in before["dueitem"].rows.items():
+        new = after["dueitem"].rows[key]
+        if old["kind"] in CHILD_KINDS:
+            assert (new["child_id"], new["subject"]) == (old["discussion_id"], str(old["discussion_id"]))
+        elif old["kind"] == "override_review":
+            expected = f"{old['discussion_id']}:{old['subject']}"
+            assert (new["child_id"], new["subject"]) == (old["discussion_id"], expected)
+        else:
+            assert (new["child_id"], new["subject"]) == (None, old["subject"])
+
+
+def _since_0003(before: dict[str, Table], after: dict[str, Table]) -> None:
+    assert_carried_into_the_lifecycle(before, after)
+    assert_one_child_each(before, after)
 
 
 def assert_carried_into_the_lifecycle(before: dict[str, Table], after: dict[str, Table]) -> None:
@@ -272,30 +327,63 @@ async def _refused(db: Database, sql: str) -> str | None:
     return None
 
 
-def test_the_fixture_holds_a_bit_of_everything():
+# --- the releases --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Release:
+    """A fixture: the database a release left, and what the migrations since changed on purpose."""
+
+    revision: str
+    renamed: Renamed
+    transformed: Transformed
+    # Values the fixture must hold, by (table, column): a guard against a thin fixture.
+    holds: dict[tuple[str, str], set[Any]]
+    # What the migrations since carried over that a rename or a function cannot say (checked by hand).
+    carried: Callable[[dict[str, Table], dict[str, Table]], None] | None
+    # After the upgrade, new entries chain on and `tampering` with the release's entries is caught.
+    guarded: Callable[[Database, str], Awaitable[None]]
+    tamperings: tuple[str, ...]
+    # The release's own checks of its fixture, beyond `holds`.
+    checks: list[Callable[[dict[str, Table]], None]] = field(default_factory=list)
+
+    @property
+    def fixture(self) -> Path:
+        return RELEASES / self.revision / "release.sqlite"
+
+
+@pytest.fixture(params=["0003", "0007"])
+def release(request) -> Release:
+    return RELEASES_BY_REVISION[request.param]
+
+
+def test_the_fixture_holds_a_bit_of_everything(release: Release):
     """A guard against an empty or truncated fixture making the upgrade tests pass for nothing."""
-    con = sa.create_engine(f"sqlite:///file:{FIXTURE}?mode=ro&uri=true")
+    con = sa.create_engine(f"sqlite:///file:{release.fixture}?mode=ro&uri=true")
     try:
         with con.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == FIXTURE_REVISION
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == release.revision
             tables = _read(conn)
     finally:
         con.dispose()
     empty = [name for name, table in tables.items() if not table.rows]
     assert not empty, f"tables with no rows in the fixture: {empty}"
-    states = {row["state"] for row in tables["discussion"].rows.values()}
-    assert states >= {"convened", "in_discussion", "decided", "planned", "circulated", "closed"}
+    for (name, column), wanted in release.holds.items():
+        found = {row[column] for row in tables[name].rows.values()}
+        assert found >= wanted, f"{name}.{column}: {sorted(wanted - found, key=str)} missing"
+    for check in release.checks:
+        check(tables)
 
 
-async def test_sqlite_database_of_the_previous_release_upgrades_with_nothing_lost(tmp_path):
+async def test_sqlite_database_of_the_previous_release_upgrades_with_nothing_lost(tmp_path, release):
     path = tmp_path / "release.sqlite"
-    shutil.copyfile(FIXTURE, path)  # never open the fixture itself: opening it switches it to WAL
+    shutil.copyfile(release.fixture, path)  # never open the fixture itself: opening it switches it to WAL
     db = Database(f"sqlite:///{path}")
     try:
-        assert await migrate.current_revision(db) == FIXTURE_REVISION
+        assert await migrate.current_revision(db) == release.revision
         before = await snapshot(db)
         await migrate.upgrade(db)
-        await assert_upgraded(db, before)
+        await assert_upgraded(db, before, release)
         async with db.engine.connect() as conn:
             assert (await conn.execute(text("PRAGMA foreign_key_check"))).all() == []
     finally:
@@ -322,30 +410,30 @@ def _insert(conn: sa.Connection, tables: dict[str, Table]) -> None:
                 )
 
 
-async def test_postgresql_database_of_the_previous_release_upgrades_with_nothing_lost(tmp_path):
+async def test_postgresql_database_of_the_previous_release_upgrades_with_nothing_lost(tmp_path, release):
     path = tmp_path / "release.sqlite"
-    shutil.copyfile(FIXTURE, path)
+    shutil.copyfile(release.fixture, path)
     fixture = Database(f"sqlite:///{path}")
     schema = f"t_release_{uuid.uuid4().hex[:8]}"
     await _pg(f"CREATE SCHEMA {schema}")
     db = pg_database(schema)
     try:
         before = await snapshot(fixture)
-        await migrate.upgrade(db, FIXTURE_REVISION)
+        await migrate.upgrade(db, release.revision)
         async with db.engine.begin() as conn:
             await conn.run_sync(_insert, before)
         # The copy itself is faithful: at the fixture's revision nothing differs at all.
         assert_nothing_lost(before, await snapshot(db), renamed={}, transformed={})
         await migrate.upgrade(db)
-        await assert_upgraded(db, before)
-        await assert_old_trail_guarded(db, "delete the last")
+        await assert_upgraded(db, before, release)
+        await release.guarded(db, "delete the last")
     finally:
         await db.dispose()
         await fixture.dispose()
         await _pg(f"DROP SCHEMA {schema} CASCADE")
 
 
-# --- the release's audit trail after the upgrade -------------------------------------------------
+# --- release 0003's audit trail after the upgrade: the old global chain -------------------------
 
 
 def _old_digest(row: dict[str, Any]) -> str:
@@ -384,7 +472,7 @@ async def _tamper(db: Database, *statements: tuple[str, dict[str, Any]]) -> None
             await conn.execute(text("ALTER TABLE auditevent ENABLE TRIGGER auditevent_append_only"))
 
 
-TAMPERING = ["edit one", "delete one", "delete the last", "rehash the last", "add one"]
+TAMPERING_0003 = ("edit one", "delete one", "delete the last", "rehash the last", "add one")
 
 
 async def assert_old_trail_guarded(db: Database, tampering: str) -> None:
@@ -451,13 +539,173 @@ async def assert_old_trail_guarded(db: Database, tampering: str) -> None:
     assert expected[1] in (result.problem or ""), (tampering, result)
 
 
-@pytest.mark.parametrize("tampering", TAMPERING)
-async def test_the_release_audit_trail_is_still_guarded_after_the_upgrade(tmp_path, tampering):
+# --- release 0007's audit trail after the upgrade: a chain per discussion, anchored -------------------
+
+
+def _chain_digest(row: dict[str, Any]) -> str:
+    """How release 0007 hashed an entry of a chain (what someone rewriting a chain would compute)."""
+    keys = ("actor", "channel", "action", "discussion_id", "detail", "prev_hash", "chain", "seq")
+    body = {k: row[k] for k in keys} | {"at": row["at"].isoformat()}
+    return hashlib.sha256(
+        json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
+    ).hexdigest()
+
+
+async def _chained_rows(db: Database) -> dict[str, list[dict[str, Any]]]:
+    """The entries of every chain, in order, by chain."""
+    chains: dict[str, list[dict[str, Any]]] = {}
+    async with db.engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT * FROM auditevent WHERE chain IS NOT NULL ORDER BY chain, seq")
+        )
+        for row in rows.mappings():
+            entry = {
+                **row,
+                "at": normalise("datetime", row["at"], db.dialect),
+                "detail": normalise("json", row["detail"], db.dialect),
+            }
+            chains.setdefault(entry["chain"], []).append(entry)
+    return chains
+
+
+TAMPERING_0007 = ("edit one", "delete one", "delete the last", "rehash the last")
+
+
+async def assert_chains_guarded(db: Database, tampering: str) -> None:
+    """New entries chain on after the upgrade and are anchored; then `tampering` with an entry the
+    release wrote in a discussion's chain is caught."""
+    release = await _chained_rows(db)
+    written = sum(len(rows) for rows in release.values())
+    assert any(a["action"] == "audit.anchor" for a in release["council"]), "the release anchored nothing"
+    async with db.session() as session:
+        await audit.append(session, actor="system", channel="cli", action="test.after", discussion_id=1)
+        await audit.append(session, actor="system", channel="cli", action="test.after")
+    async with db.session() as session:
+        assert await audit.anchor(session) >= 1
+    async with db.read() as session:
+        result = await verify(session)
+    assert result.ok and result.checked == written + 3, result  # + 2 entries and an anchor
+    # The release's longest discussion chain other than discussion 1's (which the test wrote to): every
+    # entry of it is the release's, and its head is anchored.
+    chain = max(
+        (c for c in release if c not in ("council", "discussion:1")), key=lambda c: (len(release[c]), c)
+    )
+    rows = release[chain]
+    assert len(rows) > 3
+    middle, last = rows[len(rows) // 2], rows[-1]
+    anchors = (await _chained_rows(db))["council"]
+    anchored_by = next(
+        a["id"]
+        for a in anchors
+        if a["action"] == "audit.anchor" and (a["detail"]["heads"].get(chain) or {}).get("seq") == last["seq"]
+    )
+    if tampering == "edit one":
+        await _tamper(db, ("UPDATE auditevent SET actor = 'person:666' WHERE id = :id", {"id": middle["id"]}))
+        expected = middle["id"], "changed"
+    elif tampering == "delete one":
+        await _tamper(db, ("DELETE FROM auditevent WHERE id = :id", {"id": middle["id"]}))
+        expected = rows[len(rows) // 2 + 1]["id"], "deleted"
+    elif tampering == "delete the last":
+        await _tamper(db, ("DELETE FROM auditevent WHERE id = :id", {"id": last["id"]}))
+        expected = anchored_by, "deleted"
+    else:  # "rehash the last": changed and hashed again, so only the anchor shows it
+        forged = _chain_digest({**last, "actor": "person:666"})
+        await _tamper(
+            db,
+            (
+                "UPDATE auditevent SET actor = 'person:666', hash = :h WHERE id = :id",
+                {"h": forged, "id": last["id"]},
+            ),
+        )
+        expected = last["id"], "anchored"
+    async with db.read() as session:
+        result = await verify(session)
+    assert (result.broken_at, result.ok) == (expected[0], False), (tampering, result)
+    assert expected[1] in (result.problem or ""), (tampering, result)
+
+
+# --- the fixtures ---------------------------------------------------------------------------------------
+
+
+def _only_chains(tables: dict[str, Table]) -> None:
+    """Release 0007 started from nothing: every entry is in its discussion's chain or the council's,
+    each chain numbered 1, 2, 3, ..., and none is from before the chains."""
+    seqs: dict[str, list[int]] = {}
+    for e in sorted(tables["auditevent"].rows.values(), key=lambda e: (e["chain"] or "", e["seq"] or 0)):
+        assert e["chain"] == (
+            "council" if e["discussion_id"] is None else f"discussion:{e['discussion_id']}"
+        ), e
+        seqs.setdefault(e["chain"], []).append(e["seq"])
+    assert all(s == list(range(1, len(s) + 1)) for s in seqs.values()), seqs
+    assert len(seqs) > 10
+
+
+def _turns_keep_their_origin(tables: dict[str, Table]) -> None:
+    turns = [r for r in tables["outbox"].rows.values() if r["kind"] == "turn"]
+    assert all(r["origin"] for r in turns), "a turn's card without its origin"
+    assert {r["origin"]["surface"] for r in turns} >= {"playground", "slack", "teams"}
+    assert any(r["card_key"] for r in turns) and any(r["attempts"] for r in tables["outbox"].rows.values())
+
+
+RELEASES_BY_REVISION = {
+    "0003": Release(
+        "0003",
+        RENAMED_0003,
+        TRANSFORMED_0003,
+        holds={
+            ("discussion", "state"): {
+                "convened",
+                "in_discussion",
+                "decided",
+                "planned",
+                "circulated",
+                "closed",
+            },
+        },
+        carried=_since_0003,
+        guarded=assert_old_trail_guarded,
+        tamperings=TAMPERING_0003,
+    ),
+    "0007": Release(
+        "0007",
+        RENAMED_0007,
+        TRANSFORMED_0007,
+        holds={
+            ("discussion", "state"): {
+                "convened",
+                "in_progress",
+                "decided",
+                "signed_off",
+                "closed",
+                "closed_with_reason",
+            },
+            ("participant", "status"): {"invited", "accepted", "declined", "by_phone", "absent"},
+            ("dueitem", "state"): {"open", "met", "late", "missed", "closed", "withdrawn"},
+            ("outbox", "kind"): {"turn", "reminder", "handover"},
+            ("outbox", "status"): {"pending", "sent", "replaced", "failed", "dropped"},
+            ("inbox", "status"): {"pending", "done", "failed"},
+            ("circulation", "kind"): {"record", "outcome_notification"},
+            ("auditevent", "action"): {"audit.anchor", "quorum.overridden", "quorum.override_reviewed"},
+        },
+        carried=assert_one_child_each,
+        guarded=assert_chains_guarded,
+        tamperings=TAMPERING_0007,
+        checks=[_only_chains, _turns_keep_their_origin],
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("revision", "tampering"),
+    [(r, t) for r, fixture in RELEASES_BY_REVISION.items() for t in fixture.tamperings],
+)
+async def test_the_release_audit_trail_is_still_guarded_after_the_upgrade(tmp_path, revision, tampering):
+    release = RELEASES_BY_REVISION[revision]
     path = tmp_path / "release.sqlite"
-    shutil.copyfile(FIXTURE, path)
+    shutil.copyfile(release.fixture, path)
     db = Database(f"sqlite:///{path}")
     try:
         await migrate.upgrade(db)
-        await assert_old_trail_guarded(db, tampering)
+        await release.guarded(db, tampering)
     finally:
         await db.dispose()

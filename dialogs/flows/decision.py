@@ -259,9 +259,7 @@ async def _next_step(ctx: Ctx, whose: str) -> Card:
         )
         return ctx.reply(f"Decision recorded{whose}. Next: plan the S47 enquiry.", buttons=buttons)
     next_step = Button("review", "Review the record", ctx.value(), "primary")
-    return ctx.reply(
-        f"Decision recorded{whose}. Next: review and sign off the record.", buttons=(next_step,)
-    )
+    return ctx.reply(f"Decision recorded{whose}. Next: review and sign off the record.", buttons=(next_step,))
 
 
 async def _override_notice(ctx: Ctx) -> Card:

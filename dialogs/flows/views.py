@@ -48,12 +48,16 @@ async def status(ctx: Ctx) -> list[Card]:
     wanted = ctx.turn.value.strip()
     visible = await _visible(ctx)
     if wanted:
-        matches = [d for d in visible if d.case_ref.lower() == wanted.lower() or str(d.id) == wanted]
+        # A sibling's own reference finds the discussion too ("LL-2" in "LL-1, LL-2").
+        refs = {
+            d.id: {r.strip().lower() for r in d.case_ref.split(",")} | {d.case_ref.lower()} for d in visible
+        }
+        matches = [d for d in visible if wanted.lower() in refs[d.id] or str(d.id) == wanted]
         if not matches:
             return [ctx.reply(f"I found no open discussion {wanted} that you take part in.")]
         cards = []
         for d in matches[:3]:
-            ctx.discussion, ctx._participants = d, None
+            ctx.discussion, ctx._participants, ctx._children = d, None, None
             await ctx.audit("discussion.viewed")
             cards.append(await main_card(ctx, ctx.reply("").target))
         return cards
