@@ -163,7 +163,12 @@ async def test_s47_brings_conference_further_and_final_discussions(db):
         d.held_on, d.state = date(2026, 3, 2), "decided"
         s.add(
             Decision(
-                discussion_id=d.id, child_id=d.id, outcome="s47_joint", reasons="r", risks="k", decided_by_id=t.chair.id
+                discussion_id=d.id,
+                child_id=d.id,
+                outcome="s47_joint",
+                reasons="r",
+                risks="k",
+                decided_by_id=t.chair.id,
             )
         )
         await s.flush()
@@ -236,7 +241,8 @@ async def test_single_assessment_reconvene_date(db):
         d.held_on, d.state = date(2026, 4, 14), "decided"
         s.add(
             Decision(
-                discussion_id=d.id, child_id=d.id,
+                discussion_id=d.id,
+                child_id=d.id,
                 outcome="single_assessment",
                 reasons="r",
                 risks="k",
@@ -355,7 +361,12 @@ async def test_circulation_ends_record_items_and_asks_for_acknowledgements(db):
         await refresh(s, d, london(2026, 3, 30, 15, 0))
         sent = london(2026, 3, 31, 10, 0)
         record = RecordVersion(
-            discussion_id=d.id, child_id=d.id, version=1, body="...", signed_off_by_id=t.chair.id, signed_off_at=sent
+            discussion_id=d.id,
+            child_id=d.id,
+            version=1,
+            body="...",
+            signed_off_by_id=t.chair.id,
+            signed_off_at=sent,
         )
         s.add(record)
         await s.flush()
@@ -421,7 +432,8 @@ async def test_refreshing_again_changes_nothing(db):
         d.held_on, d.state = date(2026, 3, 10), "decided"
         s.add(
             Decision(
-                discussion_id=d.id, child_id=d.id,
+                discussion_id=d.id,
+                child_id=d.id,
                 outcome="s47_single_agency",
                 reasons="r",
                 risks="k",
@@ -510,7 +522,12 @@ async def _s47_twice(s, procedure) -> tuple[Discussion, Discussion]:
     for d in (first, second):
         s.add(
             Decision(
-                discussion_id=d.id, child_id=d.id, outcome="s47_joint", reasons="r", risks="k", decided_by_id=t.chair.id
+                discussion_id=d.id,
+                child_id=d.id,
+                outcome="s47_joint",
+                reasons="r",
+                risks="k",
+                decided_by_id=t.chair.id,
             )
         )
     await s.flush()

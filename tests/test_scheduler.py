@@ -75,7 +75,12 @@ async def _held_friday(db, procedure=PROCEDURE, **kw):
         d.held_on, d.state = date(2026, 3, 27), "decided"
         s.add(
             Decision(
-                discussion_id=d.id, child_id=d.id, outcome="no_s47", reasons=CONCERN, risks=CONCERN, decided_by_id=t.chair.id
+                discussion_id=d.id,
+                child_id=d.id,
+                outcome="no_s47",
+                reasons=CONCERN,
+                risks=CONCERN,
+                decided_by_id=t.chair.id,
             )
         )
         await s.flush()
@@ -260,7 +265,8 @@ async def test_handover_to_duty_at_the_start_of_the_working_day(db):
         night.held_on, night.state = date(2026, 3, 28), "decided"
         s.add(
             Decision(
-                discussion_id=night.id, child_id=night.id,
+                discussion_id=night.id,
+                child_id=night.id,
                 outcome="s47_joint",
                 reasons=CONCERN,
                 risks=CONCERN,
@@ -302,7 +308,12 @@ async def _sign_off_and_tell_everyone(db, t, d, now) -> None:
         circulated.state = "signed_off"
         s.add(
             RecordVersion(
-                discussion_id=d.id, child_id=d.id, version=1, body="-", signed_off_by_id=t.chair.id, signed_off_at=now
+                discussion_id=d.id,
+                child_id=d.id,
+                version=1,
+                body="-",
+                signed_off_by_id=t.chair.id,
+                signed_off_at=now,
             )
         )
         for agency in ("education", "police", "health"):

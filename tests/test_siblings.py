@@ -112,7 +112,13 @@ async def plan_and_sign(drv, did: int, kids: dict[str, Child]) -> list[Card]:
     )
     review = one(await drv.press("chair", "review", did), TargetKind.EPHEMERAL)
     assert all(f"*Record of strategy discussion: {ref}*" in review.text for ref in REFS)
-    return await drv.submit("chair", "signoff", review.form.context, monitoring="Team manager, weekly.", notify_others="By phone today.")
+    return await drv.submit(
+        "chair",
+        "signoff",
+        review.form.context,
+        monitoring="Team manager, weekly.",
+        notify_others="By phone today.",
+    )
 
 
 async def test_three_siblings_part_ways_each_with_their_own_record(db):
@@ -239,7 +245,9 @@ async def test_a_contribution_about_one_child_is_never_on_a_siblings_record(db):
             alternative="Early help.",
         )
     review = one(await drv.press("chair", "review", did), TargetKind.EPHEMERAL)
-    await drv.submit("chair", "signoff", review.form.context, monitoring="Team manager.", notify_others="By phone today.")
+    await drv.submit(
+        "chair", "signoff", review.form.context, monitoring="Team manager.", notify_others="By phone today."
+    )
     async with db.read() as s:
         by_child = {r.child_id: r.body for r in (await s.execute(select(RecordVersion))).scalars()}
         audit = [
