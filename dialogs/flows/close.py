@@ -52,8 +52,12 @@ async def close_form(ctx: Ctx) -> Form:
             hint="e.g. enquiries complete, or convened in error.",
         )
     ]
+    children = await ctx.children()
+    refs = {c.id: c.case_ref for c in children} if len(children) > 1 else {}
     for item in items:
         label = ctx.procedure.deadline_label(item.kind)
+        if item.child_id in refs:
+            label += f" for {refs[item.child_id]}"
         inputs.append(
             Input(
                 f"reason_{item.id}",
