@@ -329,7 +329,7 @@ class Ctx:
 
         self.did_change = True
         self.d.updated_at = self.now
-        self._participants = self._children = None
+        self._participants = None  # (the children change only in flows/children.py, which reloads them)
         await self.session.flush()
         if not due:
             return [await main_card(self)]

@@ -141,7 +141,7 @@ async def main_card(ctx: Ctx, target: Target | None = None) -> Card:
     d, p, s = ctx.d, ctx.procedure, ctx.session
     parts = await ctx.participants(fresh=True)
     people = await ctx.people()
-    children = await ctx.children(fresh=True)
+    children = await ctx.children()
     decision = await ctx.decision(children[0]) if len(children) == 1 else None
     outcome = p.outcome(decision.outcome) if decision else None
     items = list(

@@ -118,12 +118,15 @@ def tagged(text: str, children: list[Child]) -> tuple[list[Child] | None, str]:
     return [c for c in children if c.id in picked], match.group("text").strip()
 
 
-async def tag(ctx: Ctx, c: Contribution, about: list[Child] | None) -> None:
-    """Records which children `c` is about (None or every child: all of them)."""
+async def tag(ctx: Ctx, c: Contribution, about: list[Child] | None, *, new: bool = True) -> None:
+    """Records which children `c` is about (None or every child: all of them); `new`: it has no
+    tags yet (a correction replaces them)."""
     assert c.id is not None
-    every = {x.id for x in await ctx.children()}
-    c.for_all = about is None or {x.id for x in about} >= every
-    await ctx.session.execute(delete(ContributionChild).where(col(ContributionChild.contribution_id) == c.id))
+    c.for_all = about is None or {x.id for x in about} >= {x.id for x in await ctx.children()}
+    if not new:
+        await ctx.session.execute(
+            delete(ContributionChild).where(col(ContributionChild.contribution_id) == c.id)
+        )
     if not c.for_all and about is not None:
         ctx.session.add_all(ContributionChild(contribution_id=c.id, child_id=x.id) for x in about if x.id)
 
@@ -155,7 +158,8 @@ async def reply(ctx: Ctx) -> list[Card]:
                 + text[:MAX_LONG]
             )
         ]
-    about, text = tagged(text, await ctx.children())
+    # Only a reply that looks tagged needs the children (most do not).
+    about, text = tagged(text, await ctx.children()) if TAG.match(text) else (None, text)
     accepted = part.status == "invited"
     if accepted:  # taking part is accepting; once started, an audited correction
         part.status, part.how, part.responded_at = "accepted", "chat", ctx.now
@@ -247,7 +251,7 @@ async def correct(ctx: Ctx) -> list[Card]:
     before = {"stage": c.stage, "text": c.text, "children": await tags(ctx, c)}
     c.stage, c.text, c.edited_at = stage or c.stage, text or c.text, ctx.now
     if about_ids:
-        await tag(ctx, c, [x for x in children if str(x.id) in about_ids])
+        await tag(ctx, c, [x for x in children if str(x.id) in about_ids], new=False)
     # The audit keeps the previous wording, so the change can always be seen and undone.
     await ctx.audit(
         "contribution.corrected",
