@@ -37,9 +37,10 @@ def ident(child: Child) -> int:
 
 
 def parse_refs(text: str) -> Refs:
-    """One or more case references, separated by commas, semicolons, spaces or new lines."""
+    """One or more case references, separated by commas, semicolons or new lines (not spaces: "Jane
+    Smith" must be refused as a name, not taken as two references)."""
     refs: list[str] = []
-    for ref in re.split(r"[\s,;]+", text.strip()):
+    for ref in (r.strip() for r in re.split(r"[,;\n]+", text)):
         if ref and ref.lower() not in {r.lower() for r in refs}:
             refs.append(ref)
     bad = [r for r in refs if not CASE_REF.fullmatch(r)]

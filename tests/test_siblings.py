@@ -307,3 +307,12 @@ async def test_a_sibling_is_added_before_the_decision_and_removed_with_a_reason(
     assert "Decision recorded for LL-4001, LL-4002" in one(decided, TargetKind.EPHEMERAL).text
     late = await drv.fill("chair", "children", did, add="LL-4009", why="Another sibling.")
     assert "decision has been recorded" in errors(late)["add"]
+
+
+def test_case_references_are_split_on_commas_never_on_spaces():
+    from dialogs.children import parse_refs
+
+    assert parse_refs("LL-1, ll-1; LL-2\nLL-3").refs == ("LL-1", "LL-2", "LL-3")  # once each, in order
+    assert parse_refs("LL-1, LL-2").problem is None
+    assert parse_refs("Jane Smith").problem  # a name is refused, not taken as two references
+    assert parse_refs(" , ").problem == "Please give the case reference of each child."

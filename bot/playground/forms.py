@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.playground.render import LIST_PREFIX, SCALAR_PREFIX
+from bot.playground.render import LIST_PREFIX, LISTS, SCALAR_PREFIX
 from dialogs import clock
 from dialogs.model import Card, Target, TargetKind
 
@@ -27,6 +27,7 @@ _NOT_TYPED = {
     "value",
     "name",
     "who",
+    LISTS,
 }
 
 
@@ -67,13 +68,16 @@ def plain_text(value) -> str:
 
 
 def form_fields(data) -> dict:
-    """Submitted inputs by id: "in.<id>" as one string, "list.<id>" as a list of every value sent."""
+    """Submitted inputs by id: "in.<id>" as one string, "list.<id>" as a list of every value sent (an
+    empty list for a list input named in "lists" of which nothing was ticked)."""
     fields: dict = {}
     for key in data.keys():
         if key.startswith(SCALAR_PREFIX):
             fields[key.removeprefix(SCALAR_PREFIX)] = plain_text(data.get(key, ""))
         elif key.startswith(LIST_PREFIX):
             fields[key.removeprefix(LIST_PREFIX)] = [str(v) for v in data.getall(key)]
+    for input_id in data.getall(LISTS, []):  # tick boxes the form has, none of them ticked
+        fields.setdefault(str(input_id), [])
     return fields
 
 

@@ -21,6 +21,7 @@ Mint = Callable[[str, str, str], str]
 SCALAR_PREFIX = "in."
 LIST_PREFIX = "list."
 LIST_KINDS = (InputKind.MULTI_CHOICE, InputKind.PEOPLE)
+LISTS = "lists"  # the ids of a form's list inputs, so an empty one is sent as []
 _YES_NO = (Option("yes", "Yes"), Option("no", "No"))
 
 
@@ -206,6 +207,10 @@ def form(f: Form, ctx: Ctx) -> str:
         + _common(ctx, token)
         + _hidden("form_id", f.id)
         + _hidden("context", f.context)
+        # A browser sends nothing for a group of tick boxes left empty, which would look like an input
+        # the form never had; named here, it reaches the engine as [] (as from Slack), so a refused
+        # form comes back unticked as sent, not with its first ticks back (e.g. every child again).
+        + "".join(_hidden(LISTS, i.id) for i in f.inputs if i.kind in LIST_KINDS)
         + f'<h4 class="form-title">{esc(f.title)}</h4>{error}{inputs}'
         + f'<button type="submit" class="btn btn-primary">{esc(f.submit_label)}</button></form>'
     )

@@ -156,6 +156,10 @@ class Interactions(Submissions):
             f=form.id, c=form.context, ch=ix.channel, l=ix.link, t=ix.team, n=depth, k=blocks.nonce()
         )
 
+    def _at(self, ix: Interaction, depth: int) -> str:
+        """An answer modal's metadata: where it sits in Slack's stack, for the forms its buttons open."""
+        return modals.metadata(ch=ix.channel, l=ix.link, t=ix.team, n=depth)
+
     async def open_form(self, card: Card, ix: Interaction, turn: Turn | None) -> None:
         note = f"From <{ix.link}|this message> (linked, not copied)." if ix.link else None
         try:
@@ -194,9 +198,13 @@ class Interactions(Submissions):
         where they acted, or by direct message. `quiet`: never raise (used while reporting errors)."""
         try:
             title = next((c.title for c in cards if c.title), "Strategy discussion")
-            view = modals.info_view(title, cards, text="\n".join(lines) or None)
+            text = "\n".join(lines) or None
+            view = modals.info_view(title, cards, text=text)
             if ix.view_id and ix.depth >= 1 and ix.trigger_id and ix.depth < 3:
-                await call(ix.client, "views.push", trigger_id=ix.trigger_id, view=view)
+                pushed = modals.info_view(
+                    title, cards, text=text, private_metadata=self._at(ix, ix.depth + 1)
+                )
+                await call(ix.client, "views.push", trigger_id=ix.trigger_id, view=pushed)
                 return
             if ix.trigger_id and not ix.response_url and not _channel(ix.channel):
                 try:  # a global shortcut or the App Home: nowhere to reply but a modal

@@ -103,8 +103,17 @@ def form_view(card: Card, *, private_metadata: str, note: str | None = None) -> 
     return view.to_dict()
 
 
-def info_view(title: str, cards: list[Card] | None = None, *, text: str | None = None) -> dict:
-    """A modal that only shows something (an answer, an explanation): no submit button."""
+def info_view(
+    title: str,
+    cards: list[Card] | None = None,
+    *,
+    text: str | None = None,
+    private_metadata: str | None = None,
+) -> dict:
+    """A modal that only shows something (an answer, an explanation): no submit button. An answer
+    that replaces a form in a stack keeps the stack's depth (and channel) in `private_metadata`: its
+    buttons (e.g. "Decide for the others", one sibling after another) push the next form onto the
+    same stack, and without the depth a fourth push would be refused by Slack (push_limit_reached)."""
     blocks: list[Block] = []
     if text:
         blocks += [SectionBlock(text=MarkdownTextObject(text=p)) for p in chunks(text, SECTION_TEXT)]
@@ -120,6 +129,7 @@ def info_view(title: str, cards: list[Card] | None = None, *, text: str | None =
         callback_id=INFO_CALLBACK,
         title=PlainTextObject(text=modal_title(title)),
         close=PlainTextObject(text="Close"),
+        private_metadata=private_metadata,
         blocks=blocks,
     )
     return view.to_dict()

@@ -108,7 +108,9 @@ class Submissions:
             view = modals.form_view(form, private_metadata=self._meta(form.form, ix, depth))
             await ack(response_action="update", view=view)
         elif notes:
-            await ack(response_action="update", view=modals.info_view(notes[0].title or "Done", notes))
+            depth = int(meta.get("n") or 1)
+            answer = modals.info_view(notes[0].title or "Done", notes, private_metadata=self._at(ix, depth))
+            await ack(response_action="update", view=answer)
         else:
             await ack()
         self.tasks.spawn(self._send_and_report(result.queued, ix))
@@ -165,7 +167,8 @@ class Submissions:
         if form is not None:
             view = modals.form_view(form, private_metadata=self._meta(form.form, ix, int(meta.get("n") or 1)))
         else:
-            view = modals.info_view(notes[0].title if notes and notes[0].title else "Done", notes)
+            title = notes[0].title if notes and notes[0].title else "Done"
+            view = modals.info_view(title, notes, private_metadata=self._at(ix, int(meta.get("n") or 1)))
         await call(ix.client, "views.update", view_id=ix.view_id, view=view)
         await self._send_and_report(result.queued, ix)
 

@@ -68,7 +68,9 @@ async def further_form(ctx: Ctx, able: list[Child]) -> Form:
     form = convene_form(ctx, further_of=ctx.d)
     if len(await ctx.children()) == 1:
         return form
-    about = children_input(able, "About which children (each keeps their own series)")
+    # From a child's own reminder (the next discussion of their series): that child, to begin with.
+    named = [str(c.id) for c in able if ctx.child_named and c.id == ctx.ref.child_id]
+    about = children_input(able, "About which children (each keeps their own series)", named or None)
     return Form(form.id, form.title, (about, *form.inputs), form.submit_label, form.context)
 
 
