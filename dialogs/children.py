@@ -17,7 +17,9 @@ from sqlmodel import col
 from dialogs.model import Input, InputKind, Option
 from storage.models import Child, Discussion, Series
 
-CASE_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9/_.\-]{0,63}")
+# A case-management ID: letters, digits and - / _ . with at least one digit, so a name ("Smith, Jane")
+# is refused rather than taken as references.
+CASE_REF = re.compile(r"(?=[^\d]*\d)[A-Za-z0-9][A-Za-z0-9/_.\-]{0,63}")
 MAX_CHILDREN = 12  # a family in one meeting; more is almost certainly a mistake in the field
 LABEL_LENGTH = 300  # discussion.case_ref
 
@@ -45,7 +47,10 @@ def parse_refs(text: str) -> Refs:
             refs.append(ref)
     bad = [r for r in refs if not CASE_REF.fullmatch(r)]
     if bad:
-        return Refs(tuple(refs), "Use the case-management ID: letters, digits and - / _ . only (no names).")
+        return Refs(
+            tuple(refs),
+            "Use the case-management ID: letters, digits and - / _ . only, with a digit (no names).",
+        )
     if not refs:
         return Refs((), "Please give the case reference of each child.")
     if len(refs) > MAX_CHILDREN:

@@ -9,8 +9,10 @@ child's id as subject), so siblings who part ways keep their own:
   chair is then asked why, unless the reason was already given);
 - a chase (an unanswered invitation, the quorum before the start) whose context ended without its
   act ends MISSED with the bot's reason;
-- a deadline that no longer applies (the decision changed before sign-off) is WITHDRAWN;
-- an ended item never reopens, except the quorum chase before the start (someone declined again).
+- a deadline that no longer applies (the decision changed before sign-off, a child removed) is
+  WITHDRAWN, and opens again if it applies again;
+- an ended item never reopens otherwise, except the quorum chase before the start (someone declined
+  again).
 Then a signed-off discussion with no open deadline closes (CLOSED), and a series whose discussions
 are all closed closes too. Snoozing moves reminders only: see dialogs/moments.py for the moments.
 
@@ -87,7 +89,9 @@ class Want:
     child_id: int | None = None  # a child's own deadline
 
 
-def mine(kind: DueKind, child: Child, due_at: datetime, recipient_id: int | None, end: End | None) -> Want:
+def own_deadline(
+    kind: DueKind, child: Child, due_at: datetime, recipient_id: int | None, end: End | None
+) -> Want:
     """A child's own deadline: the child's id is its subject, so each sibling has their own."""
     return Want(kind, str(child.id), due_at, recipient_id, end, child.id)
 
@@ -139,56 +143,70 @@ async def refresh_series(
     discussions, and its own); close what has ended."""
     env = Env(procedure, nation, tz, now)
     assert discussion.id is not None
-    # Every series the discussion's children are (or were, if removed) in, and every discussion of
-    # those series; then the series of those discussions' other children, for their own deadlines.
-    mine_ = await _all(session, select(Child).where(col(Child.discussion_id) == discussion.id))
-    places = await _places(session, {c.series_id for c in mine_})
-    found = {p.discussion.id: p.discussion for p in places} | {discussion.id: discussion}
-    here = await _all(
+    # The series the discussion's children are (or were, if removed) in; every discussion of those
+    # series; and the series of those discussions' other children, for their own deadlines.
+    its_children = await _all(session, select(Child).where(col(Child.discussion_id) == discussion.id))
+    touched = await _lock_series(session, {c.series_id for c in its_children})
+    places = await _places(session, touched)
+    discussions = {p.discussion.id: p.discussion for p in places} | {discussion.id: discussion}
+    present = await _all(
         session,
         select(Child)
-        .where(col(Child.discussion_id).in_(list(found)), col(Child.removed_at).is_(None))
+        .where(col(Child.discussion_id).in_(list(discussions)), col(Child.removed_at).is_(None))
         .order_by(col(Child.position), col(Child.id)),
     )
-    more = {c.series_id for c in here} - {c.series_id for c in mine_}
-    if more:
-        places += await _places(session, more)
+    siblings_series = await _lock_series(session, {c.series_id for c in present} - touched)
+    places += await _places(session, siblings_series)
     by_series: dict[int, list[Place]] = {}
     for place in places:
         by_series.setdefault(place.child.series_id, []).append(place)
+    child_ids = {c.id for c in present} | {p.child.id for p in places}
     decisions = {
         x.child_id: x
-        for x in await _all(session, select(Decision).where(col(Decision.child_id).in_([c.id for c in here])))
+        for x in await _all(session, select(Decision).where(col(Decision.child_id).in_(child_ids)))
     }
     out = Refreshed()
-    series_wants: dict[int, list[Want]] = {}
+    series_wants: dict[int, list[Want]] = {}  # by child id: the conference and the final discussion
     for series_id, rows in by_series.items():
         series = await session.get(Series, series_id)
         assert series is not None
         for child_id, wants in (await _series_wants(session, env, series, rows, decisions)).items():
             series_wants.setdefault(child_id, []).extend(wants)
-    for d in sorted(found.values(), key=lambda x: x.id or 0):
+    for d in sorted(discussions.values(), key=lambda x: x.id or 0):
         if d.state in CLOSED_STATES and d.id != discussion.id:
             continue  # nothing new starts there; what it still has open ends by acts on it
-        wants = await wanted(session, env, d)
-        for child in (c for c in here if c.discussion_id == d.id):
+        held = await _held(session, d)
+        wants = await wanted(session, env, held)
+        for child in (c for c in present if c.discussion_id == d.id):
             assert child.id is not None
             rows = by_series.get(child.series_id, [])
-            wants += await child_wanted(session, env, d, child, rows, decisions.get(child.id))
+            wants += await child_wanted(session, env, held, child, rows, decisions.get(child.id))
             wants += series_wants.get(child.id, [])
         await _sync(session, env, d, wants, out)
-    for d in found.values():
+    for d in discussions.values():
         if d.state == State.SIGNED_OFF and not await _open_deadlines(session, d):
             d.state, d.closed_at, d.updated_at = State.CLOSED, now, now
             out.closed.append(d)
-    for series_id in {c.series_id for c in mine_} | more:
-        rows = by_series.get(series_id, [])
+    for series_id in touched | siblings_series:
         series = await session.get(Series, series_id)
         assert series is not None
-        if series.closed_at is None and all(p.discussion.state in CLOSED_STATES for p in rows):
+        if series.closed_at is None and all(
+            p.discussion.state in CLOSED_STATES for p in by_series.get(series_id, [])
+        ):
             series.closed_at = now  # every discussion it had is closed (or the child was removed from all)
     await session.flush()
     return out
+
+
+async def _lock_series(session: AsyncSession, ids: set[int]) -> set[int]:
+    """Locks the series rows, in id order, for the rest of the turn: two turns on discussions that
+    share a child's series (siblings' further discussions) refresh its deadlines one after the other.
+    (SQLite has one writer at a time anyway.)"""
+    if ids:
+        await session.execute(
+            select(col(Series.id)).where(col(Series.id).in_(ids)).order_by(col(Series.id)).with_for_update()
+        )
+    return ids
 
 
 async def _places(session: AsyncSession, series_ids: set[int]) -> list[Place]:
@@ -223,6 +241,11 @@ async def _sync(session: AsyncSession, env: Env, d: Discussion, wants: list[Want
                 due_at=want.due_at,
             )
             session.add(item)
+            plan(item, want.due_at, env.procedure.reminders, tz=env.tz, now=env.now)
+        elif item.state == DueState.WITHDRAWN and not closed:
+            # It applies again (a decision changed back, a child removed by mistake and added again):
+            # open again, then ended below if its act has happened meanwhile.
+            item.state, item.ended_at, item.ended_by = DueState.OPEN, None, None
             plan(item, want.due_at, env.procedure.reminders, tz=env.tz, now=env.now)
         elif item.state != DueState.OPEN:
             if want.end is None and want.kind in REOPENABLE and not closed:
@@ -264,13 +287,28 @@ async def _open_deadlines(session: AsyncSession, d: Discussion) -> bool:
     return (await session.execute(query.limit(1))).first() is not None
 
 
-async def wanted(session: AsyncSession, env: Env, d: Discussion) -> list[Want]:
+@dataclass(frozen=True)
+class Held:
+    """A discussion with who was there and what was sent from it, read once for all its children."""
+
+    discussion: Discussion
+    participants: list[Participant]
+    circulations: list[tuple[Circulation, int]]  # with the child whose record it is
+
+
+async def _held(session: AsyncSession, d: Discussion) -> Held:
+    participants = await _all(session, select(Participant).where(col(Participant.discussion_id) == d.id))
+    # Before the decision there is no record yet: the query waits until then.
+    return Held(d, participants, await _circulations(session, d) if _decided(d) else [])
+
+
+async def wanted(session: AsyncSession, env: Env, held: Held) -> list[Want]:
     """The meeting's own deadlines, with the end of each whose act has happened: held in time, the
     invitations answered, the quorum there; each agreed action; each circulated record acknowledged."""
     r, now = env.procedure.reminders, env.now
+    d, participants = held.discussion, held.participants
     chair = d.chair_id
     started = _started(env, d)
-    participants = await _all(session, select(Participant).where(col(Participant.discussion_id) == d.id))
     out: list[Want] = []
 
     out.append(
@@ -309,7 +347,7 @@ async def wanted(session: AsyncSession, env: Env, d: Discussion) -> list[Want]:
             end = End(a.done_at or now, "marked done") if a.status == "done" else None
             out.append(Want(DueKind.ACTION, str(a.id), env.by_end_of(a.due_on), a.owner_id, end))
     t = env.procedure.timescales
-    for c in await _circulations(session, d):
+    for c, child_id in held.circulations:
         n = (
             t.outcome_notification_working_days
             if c.kind == "outcome_notification"
@@ -317,25 +355,28 @@ async def wanted(session: AsyncSession, env: Env, d: Discussion) -> list[Want]:
         )
         due = env.working_days_after(env.local_date(c.sent_at), n)
         end = End(c.acknowledged_at, "acknowledged") if c.acknowledged_at else None
-        out.append(Want(DueKind.ACKNOWLEDGEMENT, str(c.id), due, c.person_id, end))
+        # Each child's record is acknowledged on its own: its reminders name that child's reference.
+        out.append(Want(DueKind.ACKNOWLEDGEMENT, str(c.id), due, c.person_id, end, child_id))
     return out
 
 
 async def child_wanted(
     session: AsyncSession,
     env: Env,
-    d: Discussion,
+    held: Held,
     child: Child,
     series: Sequence[Place],
     decision: Decision | None,
 ) -> list[Want]:
-    """One child's own deadlines from discussion `d`: the child's record circulated and outcome told,
-    the next discussion of the child's series, the manager's review of a decision taken without all."""
+    """One child's own deadlines from the discussion held: the child's record circulated and outcome
+    told, the next discussion of the child's series, the manager's review of a decision taken
+    without all."""
+    d = held.discussion
     t, chair = env.procedure.timescales, d.chair_id
     out: list[Want] = []
     if d.held_on is not None:
         records: list[RecordVersion] = []
-        circulations: list[Circulation] = []
+        circulations = [c for c, child_id in held.circulations if child_id == child.id]
         if _decided(d):  # before the decision there is no record yet
             records = await _all(
                 session,
@@ -343,8 +384,6 @@ async def child_wanted(
                 .where(col(RecordVersion.child_id) == child.id)
                 .order_by(col(RecordVersion.version)),
             )
-            ids = {x.id for x in records}
-            circulations = [c for c in await _circulations(session, d) if c.record_id in ids]
         signed = next((x for x in records if x.signed_off_at is not None), None)
         end = None
         if signed is not None and signed.signed_off_at is not None:
@@ -353,11 +392,10 @@ async def child_wanted(
                 signed.signed_off_at, f"the signed-off record was sent to everyone who took part ({sent})"
             )
         due = env.working_days_after(d.held_on, t.record_circulation_working_days)
-        out.append(mine(DueKind.RECORD_CIRCULATION, child, due, chair, end))
+        out.append(own_deadline(DueKind.RECORD_CIRCULATION, child, due, chair, end))
         due = env.working_days_after(d.held_on, t.outcome_notification_working_days)
-        participants = await _all(session, select(Participant).where(col(Participant.discussion_id) == d.id))
-        end = await _outcome_told(session, env, d, participants, circulations, signed)
-        out.append(mine(DueKind.OUTCOME_NOTIFICATION, child, due, chair, end))
+        end = await _outcome_told(session, env, d, held.participants, circulations, signed)
+        out.append(own_deadline(DueKind.OUTCOME_NOTIFICATION, child, due, chair, end))
 
     # The next discussion: a further one after S47, or the one the chair set after a Single Assessment.
     successor = next(
@@ -369,9 +407,11 @@ async def child_wanted(
     s47 = decision is not None and _starts_s47(env.procedure, decision.outcome)
     if s47 and d.held_on is not None and not d.is_final:
         due = env.working_days_after(d.held_on, t.further_discussion_working_days)
-        out.append(mine(DueKind.FURTHER_DISCUSSION, child, due, chair, held_next))
+        out.append(own_deadline(DueKind.FURTHER_DISCUSSION, child, due, chair, held_next))
     if decision is not None and decision.reconvene_on is not None:
-        out.append(mine(DueKind.RECONVENE, child, env.by_end_of(decision.reconvene_on), chair, held_next))
+        out.append(
+            own_deadline(DueKind.RECONVENE, child, env.by_end_of(decision.reconvene_on), chair, held_next)
+        )
     if decision is not None and decision.override_reason:
         out.append(await _override_review(session, env, d, child, decision))
     return out
@@ -386,15 +426,15 @@ def _decided(d: Discussion) -> bool:
     return d.state not in (State.CONVENED, State.IN_PROGRESS)
 
 
-async def _circulations(session: AsyncSession, d: Discussion) -> list[Circulation]:
-    """Every record and outcome notification sent from discussion `d`, for any of its children."""
-    return await _all(
-        session,
-        select(Circulation)
+async def _circulations(session: AsyncSession, d: Discussion) -> list[tuple[Circulation, int]]:
+    """Every record and outcome notification sent from discussion `d`, with the child it is about."""
+    query = (
+        select(Circulation, col(RecordVersion.child_id))
         .join(RecordVersion, col(RecordVersion.id) == col(Circulation.record_id))
         .where(col(RecordVersion.discussion_id) == d.id)
-        .order_by(col(Circulation.id)),
+        .order_by(col(Circulation.id))
     )
+    return [(c, child_id) for c, child_id in (await session.execute(query)).all()]
 
 
 async def _outcome_told(
@@ -425,7 +465,8 @@ async def outcome_told(
     circulations: list[Circulation] | None = None,
 ) -> dict[str, datetime]:
     """The agencies told the outcome, and when: by the bot (its notification to an invitee of theirs)
-    or, as the chair recorded, another way. `circulations`: the discussion's, if already loaded."""
+    or, as the chair recorded, another way. `circulations`: those of one child's records, if given;
+    otherwise every record of the discussion's."""
     if circulations is None:
         circulations = await _all(
             session,
@@ -485,13 +526,15 @@ async def _series_wants(
         end = End(env.start_of(series.icpc_held_on), f"held on {series.icpc_held_on:%d %b %Y}")
     elif series.icpc_not_required:
         end = End(series.icpc_recorded_at or env.now, "not required", DueState.MISSED)
-    wants = [mine(DueKind.ICPC, home.child, due, chair, end)]
+    wants = [own_deadline(DueKind.ICPC, home.child, due, chair, end)]
     planned = await _first(session, select(Plan).where(col(Plan.child_id) == home.child.id))
     if planned is not None and planned.icpc_on is not None and not home.discussion.is_final:
         # The final discussion agrees the outcomes the conference acts on: due by the conference date.
         final = next((p.discussion for p in rows if p.discussion.is_final and p.discussion.started_at), None)
         end = End(final.started_at, "the final discussion was held") if final and final.started_at else None
-        wants.append(mine(DueKind.FINAL_DISCUSSION, home.child, env.by_end_of(planned.icpc_on), chair, end))
+        wants.append(
+            own_deadline(DueKind.FINAL_DISCUSSION, home.child, env.by_end_of(planned.icpc_on), chair, end)
+        )
     return {home.child.id: wants}
 
 

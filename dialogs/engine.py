@@ -194,6 +194,12 @@ class Ctx:
             if self.discussion is None:
                 raise DialogError("I cannot find that discussion. It may have been removed.")
 
+    def switch(self, discussion: Discussion | None) -> None:
+        """Work on another discussion (a further one just made, another post to redraw): nothing
+        loaded for the one before, nor the child its button named, carries over."""
+        self.discussion, self._participants, self._children = discussion, None, None
+        self.ref = Ref(discussion.id if discussion else None)
+
     @property
     def d(self) -> Discussion:
         if self.discussion is None:
@@ -210,9 +216,8 @@ class Ctx:
     def state(self) -> State:
         return State(self.d.state)
 
-    async def series(self, child: Child | None = None) -> Series:
-        """The series of `child` (by default the child the turn is about)."""
-        child = child or await self.child()
+    async def series(self, child: Child) -> Series:
+        """The child's series."""
         series = await self.session.get(Series, child.series_id)
         assert series is not None  # a foreign key
         return series
@@ -266,9 +271,8 @@ class Ctx:
         rows = await self.session.execute(select(Person).where(col(Person.id).in_(ids)))
         return {p.id: p for p in rows.scalars() if p.id is not None}
 
-    async def decision(self, child: Child | None = None) -> Decision | None:
-        """`child`'s decision (by default the child the turn is about), if the chair has recorded one."""
-        child = child or await self.child()
+    async def decision(self, child: Child) -> Decision | None:
+        """The child's decision, if the chair has recorded one."""
         query = select(Decision).where(col(Decision.child_id) == child.id)
         return (await self.session.execute(query)).scalar()
 
@@ -329,7 +333,7 @@ class Ctx:
 
         self.did_change = True
         self.d.updated_at = self.now
-        self._participants = None  # (the children change only in flows/children.py, which reloads them)
+        self._participants = None  # (a change of children reloads them itself: flows/children.py)
         await self.session.flush()
         if not due:
             return [await main_card(self)]
@@ -352,11 +356,13 @@ class Ctx:
             )
         cards = [await main_card(self)]
         current = self.discussion
+        ref = self.ref
         for other in outcome.closed:
             if other.id != self.did:
-                self.discussion, self._participants, self._children = other, None, None
+                self.switch(other)
                 cards.append(await main_card(self))
-        self.discussion, self._participants, self._children = current, None, None
+        self.switch(current)
+        self.ref = ref
         for item in outcome.late:
             cards.append(await late_reason_card(self, item))
         return cards

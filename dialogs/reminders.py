@@ -34,6 +34,7 @@ from sqlmodel import col
 from dialogs import moments
 from dialogs.cards_json import card_to_dict
 from dialogs.clock import say_when as when
+from dialogs.deadlines import CHILD_KINDS
 from dialogs.lifecycle import DEADLINE, Act, Deadline, DueKind, Escalate, State
 from dialogs.model import Button, Card, Ref, Target, TargetKind
 from dialogs.moments import DUE_DAY, ESCALATED, OVERDUE, REMINDED
@@ -115,10 +116,8 @@ DO: dict[Act, tuple[str, str]] = {
 def _do_buttons(item: DueItem, d: Discussion) -> tuple[Button, ...]:
     """The button that meets the deadline, for the person who must do it (for a child's own
     deadline, the act for that child)."""
-    if item.child_id is not None:
-        value = str(Ref(d.id, child_id=item.child_id))
-    else:
-        value = str(Ref(d.id, item.subject))
+    own = DueKind(item.kind) in CHILD_KINDS  # its subject is the child: the act needs no other
+    value = str(Ref(d.id, "" if own else item.subject, child_id=item.child_id))
     act = DEADLINE[DueKind(item.kind)].met_by
     if act == Act.ANSWER:
         return (Button("accept", "Accept", value, "primary"), Button("decline", "Decline", value))

@@ -78,6 +78,12 @@ async def _buttons(ctx: Ctx, items: list[DueItem]) -> tuple[Button, ...]:
     for act, action, label in POST_BUTTONS:
         if not allowed(act, state):
             continue
+        if act == Act.DECIDE and len(children) > 1 and state == State.DECIDED and await _all_decided(ctx):
+            # Each child's decision is changed on its own: one form for all would overwrite the
+            # siblings' different decisions with the first one's.
+            for c in children:
+                out.append(Button(action, f"Change decision: {c.case_ref}", ctx.value(child=c)))
+            continue
         if act in PER_CHILD and len(children) > 1:
             for c in children:
                 if await _applies(ctx, act, items, c):
@@ -99,6 +105,10 @@ async def _buttons(ctx: Ctx, items: list[DueItem]) -> tuple[Button, ...]:
     return tuple(out)
 
 
+async def _all_decided(ctx: Ctx) -> bool:
+    return len(await ctx.decisions()) == len(await ctx.children())
+
+
 async def child_lines(ctx: Ctx, items: list[DueItem]) -> list[str]:
     """Each child by case reference, with how their part stands: decision, plan, record."""
     from dialogs.flows.plan import needs_plan, plan_gaps
@@ -115,7 +125,11 @@ async def child_lines(ctx: Ctx, items: list[DueItem]) -> list[str]:
         if record is not None:
             acked = sum(1 for x in sent if x.acknowledged_at is not None)
             bits.append(f"record v{record.version} signed off, {acked} of {len(sent)} acknowledged")
-        open_ = [i for i in items if i.child_id == c.id and i.state == DueState.OPEN]
+        open_ = [
+            i
+            for i in items
+            if i.child_id == c.id and i.state == DueState.OPEN and not DEADLINE[DueKind(i.kind)].chase
+        ]
         if open_:
             bits.append(f"{len(open_)} deadline{'s' if len(open_) > 1 else ''} open")
         lines.append(f"- {c.case_ref}: " + "; ".join(bits))

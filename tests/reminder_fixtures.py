@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from dialogs.deadlines import refresh_series
+from dialogs.deadlines import CHILD_KINDS, refresh_series
 from dialogs.model import Card, Target, TargetKind
 from dialogs.procedure import Procedure, load_procedure
 from storage.models import Child, Discussion, DueItem, Participant, Person, Series
@@ -117,7 +117,7 @@ async def items(session, d: Discussion) -> dict[tuple[str, str], DueItem]:
 
 def subject_of(item: DueItem) -> str:
     """A child's own deadline is keyed by what its subject adds to the child's id ("" for most)."""
-    if item.child_id is None:
+    if item.child_id is None or item.kind not in {k.value for k in CHILD_KINDS}:
         return item.subject
     return item.subject.removeprefix(str(item.child_id)).removeprefix(":")
 

@@ -8,7 +8,16 @@ from sqlalchemy import select
 
 from dialogs.model import Card, Ref, TargetKind
 from dialogs.procedure import load_procedure
-from storage.models import AuditEvent, Child, Circulation, DueItem, RecordVersion, Series
+from storage.models import (
+    AuditEvent,
+    Child,
+    Circulation,
+    Contribution,
+    ContributionChild,
+    DueItem,
+    RecordVersion,
+    Series,
+)
 from tests.engine_helpers import errors, form_of, make_driver, one
 from tests.test_engine import CONVENE, answers, button_value
 
@@ -136,6 +145,8 @@ async def test_three_siblings_part_ways_each_with_their_own_record(db):
     assert "- LL-3003: No S47 enquiry" in post.text
     assert "Plan S47: LL-3001" in [b.label for b in post.buttons]
 
+    # Each child's decision is changed on its own: one form for all would overwrite the siblings'.
+    assert [b.label for b in post.buttons if b.action == "decide"] == [f"Change decision: {r}" for r in REFS]
     signed = await plan_and_sign(drv, did, kids)
     assert "Signed off 3 records, one per child" in one(signed, TargetKind.EPHEMERAL).text
     sent = [c for c in signed if c.target.kind == TargetKind.DIRECT and c.title.startswith("Record of")]
@@ -163,7 +174,9 @@ async def test_three_siblings_part_ways_each_with_their_own_record(db):
 
     # The deadlines are each child's own: the conference and a further discussion for the S47 child,
     # the reconvene for the Single Assessment, the record and the outcome for each.
-    own = {(i.kind, i.child_id) for i in items if i.child_id is not None}
+    own = {(i.kind, i.child_id) for i in items if i.child_id is not None and i.kind != "acknowledgement"}
+    acks = [i for i in items if i.kind == "acknowledgement"]
+    assert sorted(i.child_id for i in acks) == sorted([kids[r].id for r in REFS] * 3)  # each record's own
     one_, two, three = (kids[r].id for r in REFS)
     assert own == {
         *((k, c) for k in ("record_circulation", "outcome_notification") for c in (one_, two, three)),
@@ -315,4 +328,50 @@ def test_case_references_are_split_on_commas_never_on_spaces():
     assert parse_refs("LL-1, ll-1; LL-2\nLL-3").refs == ("LL-1", "LL-2", "LL-3")  # once each, in order
     assert parse_refs("LL-1, LL-2").problem is None
     assert parse_refs("Jane Smith").problem  # a name is refused, not taken as two references
+    assert parse_refs("Smith, Jane").problem  # nor as two references made of letters only
     assert parse_refs(" , ").problem == "Please give the case reference of each child."
+
+
+async def test_a_reply_naming_a_reference_the_discussion_lacks_is_not_guessed_at(db):
+    drv = await make_driver(db)
+    did, kids = await convene_siblings(drv)
+    for slip in ("LL3001: the eldest disclosed.", "Re LL-3002: the middle one.", "LL-3001, LL-3009: both."):
+        answer = one(await drv.reply("police", did, slip), TargetKind.EPHEMERAL)
+        assert answer.text.startswith("Your message was not recorded.") and answer.text.endswith(slip)
+    await drv.reply("police", did, "At 10:30 the school rang: all three were late.")  # not a tag
+    await drv.reply("police", did, "LL-3001 and LL-3003: both were seen.")
+    async with db.read() as s:
+        stored = list((await s.execute(select(Contribution))).scalars())
+        tagged = list((await s.execute(select(ContributionChild))).scalars())
+    assert [c.text for c in stored] == ["At 10:30 the school rang: all three were late.", "both were seen."]
+    assert [c.for_all for c in stored] == [True, False]
+    assert {t.child_id for t in tagged} == {kids["LL-3001"].id, kids["LL-3003"].id}
+
+
+async def test_a_sibling_added_later_gets_neither_earlier_contributions_nor_loses_deadlines_when_readded(db):
+    drv = await make_driver(db)
+    cards = await drv.submit("chair", "convene", "", **{**CONVENE, "case_ref": "LL-5001, LL-5002"})
+    did = one(cards, TargetKind.MAIN_POST).target.discussion_id
+    a = drv.actors
+    dms = await drv.submit("chair", "invite", did, people=[str(a["police"].person_id)])
+    await drv.press("police", "accept", button_value(dms, "accept", a["police"].person_id))
+    await drv.press("chair", "start", did)
+    await drv.reply("police", did, "Said before the half-sibling was added.")
+    await drv.fill("chair", "children", did, add="LL-5003", why="A half-sibling in the household.")
+    async with db.read() as s:
+        kids = {
+            c.case_ref: c
+            for c in (await s.execute(select(Child).where(Child.discussion_id == did))).scalars()
+        }
+        said = (await s.execute(select(Contribution))).scalars().one()
+        about = {t.child_id for t in (await s.execute(select(ContributionChild))).scalars()}
+    assert not said.for_all and about == {kids["LL-5001"].id, kids["LL-5002"].id}
+    # Removed by mistake and added again: the child's own deadlines open again.
+    await drv.fill("chair", "children", did, remove=str(kids["LL-5002"].id), why="Wrong child.")
+    await drv.fill("chair", "children", did, add="LL-5002", why="It was the right child after all.")
+    async with db.read() as s:
+        own = [i for i in (await s.execute(select(DueItem))).scalars() if i.child_id == kids["LL-5002"].id]
+    assert {(i.kind, i.state) for i in own} == {
+        ("record_circulation", "open"),
+        ("outcome_notification", "open"),
+    }

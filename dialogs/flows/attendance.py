@@ -16,6 +16,7 @@ from dialogs.flows.thread import stage_input
 from dialogs.lifecycle import Act, State
 from dialogs.model import Button, Card, Form, Input, InputKind, Option, TurnKind
 from dialogs.quorum import circumstances
+from dialogs.tags import looks_tagged, read_tags
 from dialogs.validate import DialogError, Fields, Stale, refill
 from storage.models import Contribution, Participant, Person
 
@@ -283,6 +284,9 @@ async def phone(ctx: Ctx) -> list[Card]:
     stage = f.choice("stage", {s.id for s in ctx.procedure.agenda}) or ctx.d.stage
     text = f.text("text")
     why = f.text("why", max_length=300)
+    tags = read_tags(text, await ctx.children()) if text and looks_tagged(text) else None
+    if tags is not None and (problem := tags.problem(await ctx.children())):
+        f.error("text", problem)
     if part is not None and _started(ctx) and part.status not in ("by_phone",) and not why:
         f.error("why", "They were not recorded as taking part by phone: please say why this changes now.")
     if not f.ok or part is None:
@@ -291,9 +295,9 @@ async def phone(ctx: Ctx) -> list[Card]:
     part.status, part.how, part.responded_at = "by_phone", "phone", part.responded_at or ctx.now
     cards = []
     if text:
-        from dialogs.flows.thread import tag, tagged
+        from dialogs.flows.thread import tag
 
-        about, text = tagged(text, await ctx.children())  # "LL-2: ..." is about that child only
+        about, text = (tags.about, tags.text) if tags is not None else (None, text)  # "LL-2: ..."
         c = Contribution(
             discussion_id=ctx.did,
             person_id=part.person_id,

@@ -1,6 +1,7 @@
 """Adding a sibling to a discussion (before any decision) or removing a child, each with a reason.
 
-A child added later gets a series of their own, as at convening; a child removed keeps their row
+A child added later gets a series of their own, as at convening, and none of what was said before
+about the children then present (a correction can add it); a child removed keeps their row
 (when, by whom and why), their deadlines in this discussion are withdrawn, and their series closes if
 this was its only discussion, so the case can be convened again.
 """
@@ -11,12 +12,13 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from dialogs import children as kids
+from dialogs.children import ident
 from dialogs.engine import Ctx
 from dialogs.flows.registry import on
 from dialogs.lifecycle import Act
 from dialogs.model import Card, Form, Input, InputKind, Option, TurnKind
 from dialogs.validate import DialogError, Fields, refill
-from storage.models import Child, Series
+from storage.models import Child, Contribution, ContributionChild, Series
 
 ADD_HINT = "The case-management ID of each child to add, separated by commas. Only before any decision."
 
@@ -73,6 +75,8 @@ async def change_children(ctx: Ctx) -> list[Card]:
         return [ctx.reply("", form=refill(form, ctx.turn.fields, f.errors))]
 
     said: list[str] = []
+    if added.refs:
+        await _keep_to_those_present(ctx, children)
     for ref in added.refs:
         await _add(ctx, ref, why, position=len(children) + len(said) + 1)
         said.append(f"added {ref}")
@@ -91,6 +95,18 @@ async def change_children(ctx: Ctx) -> list[Card]:
         ctx.thread(f"The chair {done}: {why}", title=f"Children of this discussion: {ctx.d.case_ref}"),
         ctx.reply(f"Saved: {done}."),
     ]
+
+
+async def _keep_to_those_present(ctx: Ctx, children: list[Child]) -> None:
+    """What was said about "all the children" was said about those present: a sibling added now does
+    not get it on their record (the chair can add it with a correction)."""
+    said = await ctx.session.execute(
+        select(Contribution).where(col(Contribution.discussion_id) == ctx.did, col(Contribution.for_all))
+    )
+    for c in said.scalars():
+        assert c.id is not None
+        c.for_all = False
+        ctx.session.add_all(ContributionChild(contribution_id=c.id, child_id=ident(x)) for x in children)
 
 
 async def _add(ctx: Ctx, ref: str, why: str, *, position: int) -> None:

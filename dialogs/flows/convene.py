@@ -251,7 +251,7 @@ async def convene(ctx: Ctx) -> list[Card]:
     d.series_id = series_ids[0]
     ctx.session.add(d)
     await ctx.session.flush()
-    ctx.discussion = d
+    ctx.switch(d)
     for n, (ref, series_id) in enumerate(zip(refs.refs, series_ids, strict=True), 1):
         ctx.session.add(
             Child(

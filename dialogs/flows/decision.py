@@ -9,8 +9,10 @@ with a reason, which goes on the record and to the team manager to review.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+from dialogs.children import children_input
 from dialogs.engine import Ctx
 from dialogs.flows.circumstances import apply_answers, circumstance_inputs, read_answers, stamp
 from dialogs.flows.registry import on
@@ -65,16 +67,11 @@ async def decision_form(
     inputs = circumstance_inputs(ctx, ctx.d, only_unanswered=not every_question)
     unmet = gate_unmet(ctx.procedure, ctx.d, await ctx.participants(), answers)
     if len(children) > 1:
+        about = children_input(
+            children, "For which children (the same decision for each)", [str(c.id) for c in chosen]
+        )
         inputs.append(
-            Input(
-                "children",
-                "For which children (the same decision for each)",
-                InputKind.MULTI_CHOICE,
-                required=True,
-                options=tuple(Option(str(c.id), c.case_ref) for c in children),
-                value=[str(c.id) for c in chosen],
-                hint="A sibling with a different decision: record it next, for that child only.",
-            )
+            replace(about, hint="A sibling with a different decision: record it next, for that child only.")
         )
     inputs += [
         Input(

@@ -22,7 +22,7 @@ from dialogs.lifecycle import DEADLINE, Act, DueKind, DueState
 from dialogs.model import Card, Form, Input, InputKind, Option, TurnKind
 from dialogs.moments import next_moment
 from dialogs.validate import DialogError, Fields, refill
-from storage.models import DueItem, RecordVersion
+from storage.models import ActionChild, DueItem, RecordVersion
 
 SNOOZE, REASON = "due.snooze", "due.missed_reason"
 TOMORROW = "tomorrow"
@@ -185,7 +185,8 @@ async def give_reason(ctx: Ctx) -> list[Card]:
 async def _add_to_signed_record(ctx: Ctx, item: DueItem, reason: str) -> None:
     """A record already signed off gets a new version with the reason as an addendum, signed by the
     chair who gave it, so the circulated record is never silently different from the stored one: the
-    record of the child whose deadline it is, or every child's for a deadline of the meeting."""
+    record of the child whose deadline it is, of the children an action is for, or every child's for
+    a deadline of the meeting."""
     query = (
         select(RecordVersion)
         .where(
@@ -195,10 +196,14 @@ async def _add_to_signed_record(ctx: Ctx, item: DueItem, reason: str) -> None:
         .order_by(col(RecordVersion.version))
     )
     latest = {r.child_id: r for r in (await ctx.session.execute(query)).scalars()}
+    whose: set[int] | None = {item.child_id} if item.child_id is not None else None
+    if item.kind == DueKind.ACTION and item.subject.isdigit():  # only the records the action is on
+        for_action = select(col(ActionChild.child_id)).where(col(ActionChild.action_id) == int(item.subject))
+        whose = set((await ctx.session.execute(for_action)).scalars())
     what = ctx.procedure.deadline_label(item.kind, in_sentence=True)
     addendum = f"\n\n*Addendum {when(ctx.now, ctx.dialogs.tz)}: timescale not met*\n- {what}: {reason}"
     for child_id, record in latest.items():  # none yet: the record, assembled later, shows the reason
-        if item.child_id is not None and child_id != item.child_id:
+        if whose is not None and child_id not in whose:
             continue
         ctx.session.add(
             RecordVersion(

@@ -128,7 +128,7 @@ async def further(ctx: Ctx) -> list[Card]:
     ctx.session.add(d)
     await ctx.session.flush()
     old_people = await ctx.participants()
-    ctx.discussion, ctx._participants, ctx._children = d, None, None
+    ctx.switch(d)
     for n, c in enumerate(chosen, 1):
         ctx.session.add(
             Child(

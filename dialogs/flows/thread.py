@@ -1,13 +1,12 @@
 """The agenda as threaded prompts, and replies in the thread as attributed contributions.
 
-In a discussion about siblings a contribution is about all of them unless it says otherwise: a reply
-that starts with case references and a colon ("LL-2: ...", "LL-1, LL-3: ...") is about those children
-only, and goes on their records and no one else's. The chair can change that with a correction.
+In a discussion about siblings a contribution is about all of them unless it starts with case
+references and a colon (dialogs/tags.py): then it goes on those children's records and no one else's.
+The chair can change that with a correction.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 from sqlalchemy import delete, select
@@ -18,10 +17,9 @@ from dialogs.engine import Ctx
 from dialogs.flows.registry import not_recorded, on
 from dialogs.lifecycle import Act, State
 from dialogs.model import Button, Card, Form, Input, InputKind, Option, TurnKind
+from dialogs.tags import looks_tagged, read_tags
 from dialogs.validate import MAX_LONG, DialogError, Fields, Stale, refill
 from storage.models import Child, Contribution, ContributionChild, Person
-
-TAG = re.compile(r"^\s*(?P<refs>[^:\n]{1,400}?)\s*:\s*(?P<text>.+)$", re.DOTALL)
 
 
 def stage_input(ctx: Ctx, value: str | None = None) -> Input:
@@ -105,24 +103,11 @@ async def plan_needed(ctx: Ctx) -> bool:
     return any(x.outcome in needs for x in (await ctx.decisions()).values())
 
 
-def tagged(text: str, children: list[Child]) -> tuple[list[Child] | None, str]:
-    """The children a reply names before a colon, and the rest of it; (None, text) for all of them."""
-    match = TAG.match(text) if len(children) > 1 else None
-    if match is None:
-        return None, text
-    by_ref = {c.case_ref.lower(): c for c in children}
-    names = [n for n in re.split(r"[\s,;]+|\band\b", match.group("refs").lower()) if n]
-    if not names or any(n not in by_ref for n in names):
-        return None, text  # an ordinary sentence with a colon in it
-    picked = {by_ref[n].id for n in names}
-    return [c for c in children if c.id in picked], match.group("text").strip()
-
-
 async def tag(ctx: Ctx, c: Contribution, about: list[Child] | None, *, new: bool = True) -> None:
     """Records which children `c` is about (None or every child: all of them); `new`: it has no
     tags yet (a correction replaces them)."""
     assert c.id is not None
-    c.for_all = about is None or {x.id for x in about} >= {x.id for x in await ctx.children()}
+    c.for_all = about is None  # tagged with every child now: a sibling added later is not among them
     if not new:
         await ctx.session.execute(
             delete(ContributionChild).where(col(ContributionChild.contribution_id) == c.id)
@@ -158,8 +143,17 @@ async def reply(ctx: Ctx) -> list[Card]:
                 + text[:MAX_LONG]
             )
         ]
-    # Only a reply that looks tagged needs the children (most do not).
-    about, text = tagged(text, await ctx.children()) if TAG.match(text) else (None, text)
+    about = None
+    if looks_tagged(text):  # only then are the children needed (most replies are about all)
+        children = await ctx.children()
+        tags = read_tags(text, children)
+        if problem := tags.problem(children):
+            return [
+                ctx.reply(
+                    f"Your message was not recorded. {problem} Here it is, so nothing is lost:\n\n{text}"
+                )
+            ]
+        about, text = tags.about, tags.text
     accepted = part.status == "invited"
     if accepted:  # taking part is accepting; once started, an audited correction
         part.status, part.how, part.responded_at = "accepted", "chat", ctx.now

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlmodel import col
 
 from dialogs.engine import Ctx
@@ -10,7 +10,7 @@ from dialogs.flows.registry import on
 from dialogs.lifecycle import OPEN_STATES, STATE_LABELS, Act, State
 from dialogs.model import Button, Card, TurnKind
 from dialogs.views import main_card
-from storage.models import Discussion, Participant
+from storage.models import Child, Discussion, Participant
 
 HELP = (
     "*Strategy discussions*\n"
@@ -48,16 +48,19 @@ async def status(ctx: Ctx) -> list[Card]:
     wanted = ctx.turn.value.strip()
     visible = await _visible(ctx)
     if wanted:
-        # A sibling's own reference finds the discussion too ("LL-2" in "LL-1, LL-2").
-        refs = {
-            d.id: {r.strip().lower() for r in d.case_ref.split(",")} | {d.case_ref.lower()} for d in visible
-        }
-        matches = [d for d in visible if wanted.lower() in refs[d.id] or str(d.id) == wanted]
+        # Any child's own reference finds the discussion ("LL-2" of "LL-1, LL-2").
+        named = select(col(Child.discussion_id)).where(
+            col(Child.discussion_id).in_([d.id for d in visible]),
+            func.lower(col(Child.case_ref)) == wanted.lower(),
+            col(Child.removed_at).is_(None),
+        )
+        found = set((await ctx.session.execute(named)).scalars())
+        matches = [d for d in visible if d.id in found or str(d.id) == wanted]
         if not matches:
             return [ctx.reply(f"I found no open discussion {wanted} that you take part in.")]
         cards = []
         for d in matches[:3]:
-            ctx.discussion, ctx._participants, ctx._children = d, None, None
+            ctx.switch(d)
             await ctx.audit("discussion.viewed")
             cards.append(await main_card(ctx, ctx.reply("").target))
         return cards

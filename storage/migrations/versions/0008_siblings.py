@@ -135,11 +135,11 @@ def _add_child_id(table: str) -> None:
 
 def downgrade() -> None:
     several = op.get_bind().execute(sa.text(
-        'SELECT discussion_id FROM child GROUP BY discussion_id HAVING COUNT(*) > 1 OR MIN(id) <> discussion_id'
+        'SELECT discussion_id FROM child GROUP BY discussion_id HAVING COUNT(*) > 1'
     )).first()
     if several is not None:
-        raise RuntimeError('A discussion holds several children (or a child added later): the schema '
-                           'before 0008 cannot hold them, so it cannot go back.')
+        raise RuntimeError('A discussion holds several children (or held one that was removed): the '
+                           'schema before 0008 cannot hold them, so it cannot go back.')
     op.execute("UPDATE dueitem SET subject = substr(subject, length(CAST(child_id AS VARCHAR(20))) + 2) "
                "WHERE kind = 'override_review' AND child_id IS NOT NULL")
     op.execute(f"UPDATE dueitem SET subject = '' WHERE kind IN ({_kinds()})")
