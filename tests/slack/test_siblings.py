@@ -25,6 +25,7 @@ from storage.models import (
 )
 from tests.slack.conftest import SlackHarness, button, buttons, check_standin, make_harness
 from tests.slack.standin import BOT_USER, TEAM, Channel
+from tests.slack.test_scenario import ANSWERS
 
 REFS = ("LL-3001", "LL-3002", "LL-3003")
 TOGETHER = ", ".join(REFS)
@@ -40,21 +41,7 @@ PEOPLE = {  # slug: (Slack id, name, agency, role)
 }
 INVITED = ("U0POLICE", "U0PM", "U0HEALTH")
 TUESDAY_10AM = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # office hours in London
-CONVENE = {
-    "case_ref": TOGETHER,
-    "category": "physical",
-    "concern": CONCERN,
-    "immediate_risk": "no",
-    "c_possible_injury": "yes",
-    "c_medical_implications": "no",
-    "c_hospital_involvement": "no",
-    "c_inpatient": "no",
-    "c_complex": "no",
-    "referring_agency": "education",
-    "format": "meeting",
-    "proposed_date": "2026-11-24",
-    "proposed_time": "14:00",
-}
+CONVENE = ANSWERS | {"case_ref": TOGETHER, "concern": CONCERN}
 DECISIONS = (  # one child each time, chosen in the `children` checkboxes
     ("LL-3001", {"outcome": "s47_joint", "reasons": "Disclosure of physical harm."}),
     ("LL-3002", {"outcome": "single_assessment", "reasons": "Neglect.", "reconvene_on": "2026-12-15"}),
