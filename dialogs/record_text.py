@@ -1,42 +1,42 @@
-"""The "record of strategy discussion", assembled from what the discussion holds: one per child.
+"""The "record of strategy discussion" as text in the markdown subset every surface renders.
 
-Its sections follow PROCEDURE.md ("What the record holds"). The text is the small markdown subset
-every surface renders, and it is what is exported to the council's case-management system. A child's
-record holds what the discussion shared (attendance, the concern, the meeting) and what is the
-child's own (decision, plan, actions for them, deadlines); of the contributions, those about every
-child and those about this child, never one about a sibling only.
+It is rendered from the typed record (dialogs/record_model.py, built by record_build.py), like every
+other rendering of it; what people typed is made `inert`, so a contribution cannot forge a heading,
+a bullet or a "signed off" line of the record's own.
 """
 
-from sqlalchemy import or_, select
+from datetime import datetime
+
+from sqlalchemy import select
 from sqlmodel import col
 
-from dialogs.deadlines import series_icpc
+from dialogs import record_build
+from dialogs import record_model as m
 from dialogs.engine import Ctx
-from dialogs.lifecycle import DEADLINE, DUE_STATE_LABELS, DueKind, DueState
-from dialogs.quorum import STATUS_LABELS, circumstances, quorum_met, required_attendees
-from storage.models import (
-    Action,
-    ActionChild,
-    Child,
-    Circulation,
-    Contribution,
-    ContributionChild,
-    Discussion,
-    DueItem,
-    Person,
-    Plan,
-    PlanItem,
-    RecordVersion,
-    Series,
-)
+from dialogs.lifecycle import DueKind
+from storage.models import Child, Circulation, Discussion, Person, RecordVersion
 
-ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth"}
+ZWSP = "\u200b"
+TOOK_PART_LABELS = {
+    m.TookPart.MEETING: "took part in the meeting",
+    m.TookPart.CHAT: "took part in the discussion",
+    m.TookPart.PHONE: "joined by phone",
+    m.TookPart.INVITED: "invited, did not answer",
+    m.TookPart.DECLINED: "declined",
+    m.TookPart.ABSENT: "absent",
+}
+OUTCOME_LABELS = {
+    m.Outcome.OPEN: "open",
+    m.Outcome.MET: "met",
+    m.Outcome.LATE: "late",
+    m.Outcome.MISSED: "missed",
+    m.Outcome.CLOSED: "closed with reason",
+}
 
 
 def ordinal(d: Discussion, child: Child | None = None) -> str:
     """First, second... or final: of the child's series when a child is given (siblings may differ)."""
-    number = child.number if child is not None else d.number
-    return "final" if d.is_final else ORDINALS.get(number, f"number {number}")
+    return record_build.ordinal(child.number if child is not None else d.number, d.is_final)
 
 
 async def assemble_all(ctx: Ctx) -> str:
@@ -45,211 +45,153 @@ async def assemble_all(ctx: Ctx) -> str:
 
 
 async def assemble(ctx: Ctx, child: Child) -> str:
-    d, p, s = ctx.d, ctx.procedure, ctx.session
-    parts = await ctx.participants(fresh=True)
-    people = await ctx.people()
-    about_child = select(col(ContributionChild.contribution_id)).where(
-        col(ContributionChild.child_id) == child.id
-    )
-    contributions = list(
-        (
-            await s.execute(
-                select(Contribution)
-                .where(
-                    col(Contribution.discussion_id) == d.id,
-                    or_(col(Contribution.for_all), col(Contribution.id).in_(about_child)),
-                )
-                .order_by(col(Contribution.created_at), col(Contribution.id))
-            )
-        ).scalars()
-    )
-    decision = await ctx.decision(child)
-    plan = (await s.execute(select(Plan).where(col(Plan.child_id) == child.id))).scalar()
-    items = {
-        i.item: i
-        for i in (await s.execute(select(PlanItem).where(col(PlanItem.child_id) == child.id))).scalars()
-    }
-    for_child = select(col(ActionChild.action_id)).where(col(ActionChild.child_id) == child.id)
-    actions = list(
-        (
-            await s.execute(
-                select(Action)
-                .where(col(Action.discussion_id) == d.id, col(Action.id).in_(for_child))
-                .order_by(col(Action.due_on))
-            )
-        ).scalars()
-    )
-    action_ids = {str(a.id) for a in actions}
-    due_items = [
-        i
-        for i in (
-            await s.execute(
-                select(DueItem).where(col(DueItem.discussion_id) == d.id).order_by(col(DueItem.due_at))
-            )
-        ).scalars()
-        # The child's own deadlines and the meeting's; of the actions, those for this child.
-        if i.child_id == child.id
-        or (i.child_id is None and (i.kind != DueKind.ACTION or i.subject in action_ids))
-    ]
-    ended = [
-        i
-        for i in due_items
-        if i.state not in (DueState.OPEN, DueState.WITHDRAWN) and not DEADLINE[DueKind(i.kind)].chase
-    ]
-    series = await s.get(Series, child.series_id)
-    icpc = await series_icpc(s, child.series_id)
-    chair = people[d.chair_id]
-    siblings = [c.case_ref for c in await ctx.children() if c.id != child.id]
+    return render(await record_build.build(ctx, child), ctx.procedure.timescales.meeting_within_hours)
 
-    def role(r: str) -> str:
-        try:
-            return p.role(r).label
-        except KeyError:
-            return r
 
-    def agency(a: str) -> str:
-        try:
-            return p.agency(a).label
-        except KeyError:
-            return a
+def inert(text: str) -> str:
+    """Typed text made unable to act as the markdown subset: no bold, italic or code from its
+    characters, and none of its lines a heading or a bullet of the record's own. Readers see it as typed
+    (a zero-width space follows each marker; continuation lines are indented)."""
+    for marker in "*_~`":
+        text = text.replace(marker, marker + ZWSP)
+    lines = text.split("\n")
+    return "\n".join([lines[0], *(f"    {ZWSP}{line}" for line in lines[1:])])
 
+
+def _when(at: datetime | None) -> str:
+    return f"{at:%a %d %b %Y %H:%M}" if at is not None else "not recorded"
+
+
+def render(r: m.Record, meeting_hours: float = 24) -> str:
+    """The record in the markdown subset every surface renders: what is typed is `inert`."""
     out = [
-        f"*Record of strategy discussion: {child.case_ref}*",
-        f"Discussion: {ordinal(d, child)} | Held: {d.held_on or 'not started'} | "
-        f"Format: {p.format_label(d.format)}"
-        + (" | Out of hours" if d.out_of_hours else "")
-        + (f" (set by the chair: {d.out_of_hours_reason})" if d.out_of_hours_reason else ""),
-        f"Convened: {ctx.local(d.convened_at):%d %b %Y %H:%M}; "
-        f"proposed {ctx.local(d.proposed_at):%d %b %Y %H:%M}",
-        f"Chair: {chair.display_name} ({role(next((x.role for x in parts if x.is_chair), ''))})",
+        f"*Record of strategy discussion: {r.case_ref}*",
+        f"Discussion: {r.discussion} | Held: {r.started_at.date() if r.started_at else 'not started'} | "
+        f"Format: {r.format}"
+        + (" | Out of hours" if r.out_of_hours else "")
+        + (f" (set by the chair: {inert(r.out_of_hours_reason)})" if r.out_of_hours_reason else ""),
+        f"Convened: {r.convened_at:%d %b %Y %H:%M}; proposed {r.proposed_at:%d %b %Y %H:%M}",
+        f"Started: {_when(r.started_at)}; decided: {_when(r.ended_at)}"
+        + (f" ({r.minutes} minutes)" if r.minutes is not None else ""),
+        f"Chair: {r.chair}" + next((f" ({a.role})" for a in r.attendance if a.chair), ""),
     ]
-    if siblings:
+    if r.siblings:
         out.append(
-            f"Held together with the discussion about: {', '.join(siblings)} (each has their own record)"
+            f"Held together with the discussion about: {', '.join(r.siblings)} (each has their own record)"
         )
-    if d.late_reason:
-        out.append(f"Held later than {p.timescales.meeting_within_hours} hours because: {d.late_reason}")
+    if r.late_reason:
+        out.append(f"Held later than {meeting_hours} hours because: {inert(r.late_reason)}")
 
     out.append("\n*Attendance*")
-    for part in parts:
-        person = people[part.person_id]
-        how = {"phone": "by phone", "chat": "in the discussion"}.get(part.how or "", "")
-        how = f", {how}" if how and part.status != "absent" else ""
-        status = STATUS_LABELS.get(part.status, part.status)
-        out.append(f"- {person.display_name}, {role(part.role)}, {agency(part.agency)}: {status}{how}")
-    answers = circumstances(d)
+    for a in r.attendance:
+        out.append(f"- {a.name}, {a.role}, {a.agency}: {TOOK_PART_LABELS[a.took_part]}")
     said = {True: "yes", False: "no", None: "not answered"}
-    out.append("Circumstances: " + "; ".join(f"{c.label}: {said[answers[c.id]]}" for c in p.circumstances))
-    out.append(f"Quorum: {'met' if quorum_met(p, d, parts) else 'NOT met'}")
-    for need in required_attendees(p, d, parts):
+    out.append("Circumstances: " + "; ".join(f"{label}: {said[v]}" for label, v in r.circumstances.items()))
+    out.append(f"Quorum: {'met' if r.quorum_met else 'NOT met'}")
+    for need in r.requirements:
         out.append(
             f"- {need.label}: {'yes' if need.met else 'no'}{' (' + need.note + ')' if need.note else ''}"
         )
-    apologies = [x for x in parts if x.status in ("declined", "absent")]
+    apologies = [a for a in r.attendance if a.took_part in (m.TookPart.DECLINED, m.TookPart.ABSENT)]
     if apologies:
         out.append("\n*Apologies and agencies not present*")
-        for x in apologies:
-            out.append(
-                f"- {people[x.person_id].display_name} ({agency(x.agency)}): {x.reason or 'no reason given'}"
-            )
-            if x.directions:
-                out.append(f"  Directions given: {x.directions}")
+        for a in apologies:
+            out.append(f"- {a.name} ({a.agency}): {inert(a.reason) if a.reason else 'no reason given'}")
+            if a.directions:
+                out.append(f"  Directions given: {inert(a.directions)}")
 
-    out.append(f"\n*The concern* ({p.category(d.category).label})\n{d.concern}")
+    out.append(f"\n*The concern* ({r.category})\n{inert(r.concern)}")
     out.append("\n*Information shared, by agency*")
-    by_agency: dict[str, list[Contribution]] = {}
-    for c in contributions:
+    by_agency: dict[str, list[m.Contribution]] = {}
+    for c in r.contributions:
         by_agency.setdefault(c.agency, []).append(c)
-    for agency_id, cs in by_agency.items():
-        out.append(f"_{agency(agency_id)}_")
+    for agency, cs in by_agency.items():
+        out.append(f"_{agency}_")
         for c in cs:
-            via = " (by phone, entered by the chair)" if c.via == "phone_entered_by_chair" else ""
-            out.append(
-                f"- {people[c.person_id].display_name}{via}, {ctx.local(c.created_at):%d %b %H:%M}, "
-                f"stage {c.stage}: {c.text}"
-            )
-    if not contributions:
+            via = " (by phone, entered by the chair)" if c.entered_by_chair else ""
+            out.append(f"- {c.by}{via}, {c.at:%d %b %H:%M}, stage {c.stage}: {inert(c.text)}")
+    if not r.contributions:
         out.append("- none recorded")
 
     out.append("\n*Decision*")
-    if decision:
-        out.append(f"Outcome: {p.outcome(decision.outcome).label}")
-        out.append(f"Reasons: {decision.reasons}")
-        out.append(f"Risks identified: {decision.risks}")
-        if decision.override_reason:
-            reviewed = (
-                f"reviewed by the team manager on {ctx.local(decision.override_reviewed_at):%d %b %Y}"
-                if decision.override_reviewed_at
-                else "to be reviewed by the team manager"
-            )
-            out.append(
-                f"Decided without: {decision.override_unmet}. The chair's reason: {decision.override_reason} "
-                f"({reviewed})"
-            )
-        if decision.reconvene_on:
-            out.append(f"Reconvene on: {decision.reconvene_on:%d %b %Y}")
-        for label, value in (
-            ("Instead", decision.alternative),
-            ("Services", decision.services),
-            ("Refer again when", decision.refer_again_when),
-        ):
-            if value:
-                out.append(f"{label}: {value}")
-    else:
-        out.append("- no decision recorded")
-
-    if decision and "plan" in p.outcome(decision.outcome).requires:
+    out += _decision(r.decision)
+    if r.plan is not None:
         out.append("\n*S47 plan*")
-        for check in p.s47_checklist:
-            item = items.get(check.id)
+        for pa in r.plan.answers:
             answer = (
-                "not answered"
-                if item is None
-                else (f"not applicable: {item.na_reason}" if item.not_applicable else item.answer)
+                f"not applicable: {inert(pa.not_applicable)}"
+                if pa.not_applicable is not None
+                else (inert(pa.answer) if pa.answer else "not answered")
             )
-            out.append(f"- {check.label}: {answer}")
-        if plan:
-            told = {True: "yes", False: "not now", None: "not decided"}[plan.tell_parents]
-            out.append(f"Parents/carers and child told: {told}. {plan.tell_parents_how or ''}".rstrip())
-            if plan.icpc_on:
-                out.append(f"Initial child protection conference planned: {plan.icpc_on:%d %b %Y}")
-            if plan.icpc_late_reason:
-                out.append(
-                    f"Conference later than {p.timescales.icpc_working_days} working days because: "
-                    f"{plan.icpc_late_reason}"
-                )
-    if icpc is not None and series is not None:
-        out.append(f"ICPC target date: {ctx.local(icpc.due_at):%d %b %Y}")
-        if series.icpc_held_on:
-            out.append(f"ICPC held on: {series.icpc_held_on:%d %b %Y}")
-        elif series.icpc_not_required:
-            out.append(f"ICPC not required: {icpc.reason or 'no reason given'}")
+            out.append(f"- {pa.label}: {answer}")
+        if r.plan.icpc_planned_on:
+            out.append(f"Initial child protection conference planned: {r.plan.icpc_planned_on:%d %b %Y}")
+        if r.plan.icpc_late_reason:
+            out.append(f"Conference later than planned because: {inert(r.plan.icpc_late_reason)}")
+    out.append(
+        f"Parents/carers and child told: {inert(r.parents_told) if r.parents_told else 'not recorded'}"
+    )
+    if r.conference is not None:
+        out.append(f"ICPC target date: {r.conference.target:%d %b %Y}")
+        if r.conference.held_on:
+            band = (
+                f" ({r.conference.working_days} working days: band {r.conference.band})"
+                if r.conference.band
+                else ""
+            )
+            out.append(f"ICPC held on: {r.conference.held_on:%d %b %Y}{band}")
+        elif r.conference.not_required:
+            out.append(f"ICPC not required: {inert(r.conference.not_required)}")
 
     out.append("\n*Actions*")
-    for a in actions:
+    for act in r.actions:
         out.append(
-            f"- {a.description} - {people[a.owner_id].display_name} ({agency(a.owner_agency)}), "
-            f"due {a.due_on:%d %b %Y}, {a.status}"
+            f"- {inert(act.description)} - {act.owner} ({act.owner_agency}), "
+            f"due {act.due_on:%d %b %Y}, {act.status}"
         )
-    if not actions:
+    if not r.actions:
         out.append("- none")
-    further = next((i for i in due_items if i.kind == DueKind.FURTHER_DISCUSSION), None)
-    if further is not None:
-        out.append(f"Next strategy discussion by: {ctx.local(further.due_at):%d %b %Y}")
+    if r.next_discussion_by is not None:
+        out.append(f"Next strategy discussion by: {r.next_discussion_by:%d %b %Y}")
+    ended = [dl for dl in r.deadlines if dl.outcome != m.Outcome.OPEN]
     if ended:
         out.append("\n*Deadlines*")
-        for i in ended:
-            line = f"- {p.deadline_label(i.kind)}: {DUE_STATE_LABELS[DueState(i.state)]}"
-            if i.ended_at is not None and i.state in (DueState.MET, DueState.LATE):
-                when = "" if i.kind == DueKind.ICPC else f", {ctx.local(i.ended_at):%d %b %Y %H:%M}"
-                line += f" ({i.ended_by}{when})"
-            if i.reason:
-                line += f"; reason: {i.reason}"
+        for dl in ended:
+            line = f"- {dl.label}: {OUTCOME_LABELS[dl.outcome]}"
+            if dl.ended_at is not None and dl.outcome in (m.Outcome.MET, m.Outcome.LATE):
+                when = "" if dl.kind == DueKind.ICPC else f", {dl.ended_at:%d %b %Y %H:%M}"
+                line += f" ({dl.ended_by}{when})"
+            if dl.reason:
+                line += f"; reason: {inert(dl.reason)}"
             out.append(line)
-    out.append(f"\n*Monitoring*\n{d.monitoring or 'not yet recorded'}")
-    if d.closed_reason:
-        out.append(f"\n*Closed*\n{d.closed_reason}")
+    out.append(f"\n*Monitoring*\n{inert(r.monitoring) if r.monitoring else 'not yet recorded'}")
+    if r.closed_reason:
+        out.append(f"\n*Closed*\n{inert(r.closed_reason)}")
     return "\n".join(out)
+
+
+def _decision(x: m.Decision | None) -> list[str]:
+    if x is None:
+        return ["- no decision recorded"]
+    out = [f"Outcome: {x.label}", f"Reasons: {inert(x.reasons)}", f"Risks identified: {inert(x.risks)}"]
+    if x.override_reason:
+        reviewed = (
+            f"reviewed by the team manager on {x.override_reviewed_at:%d %b %Y}"
+            if x.override_reviewed_at
+            else "to be reviewed by the team manager"
+        )
+        why = inert(x.override_reason)
+        out.append(f"Decided without: {x.override_unmet}. The chair's reason: {why} ({reviewed})")
+    if x.reconvene_on:
+        out.append(f"Reconvene on: {x.reconvene_on:%d %b %Y}")
+    for label, value in (
+        ("Instead", x.instead),
+        ("Services", x.services),
+        ("Refer again when", x.refer_again_when),
+    ):
+        if value:
+            out.append(f"{label}: {inert(value)}")
+    return out
 
 
 async def circulation_lines(ctx: Ctx, record: RecordVersion) -> list[str]:
