@@ -147,7 +147,7 @@ async def build(ctx: Ctx, child: Child, signed: RecordVersion | None = None) -> 
         started_at=started,
         ended_at=ended,
         minutes=int((ended - started).total_seconds() // 60)
-        if started and ended and ended > started
+        if started and ended and ended >= started
         else None,
         next_discussion_by=ctx.local(further.due_at).date() if further else None,
         conference=await _conference(ctx, child),

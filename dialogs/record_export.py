@@ -1,0 +1,61 @@
+"""Signed-off records read back outside a turn (the export command, the export folder, downloads).
+
+What is exported is the record as the database holds it now, under the number of its latest signed-off
+version, with every earlier version listed (record_model.Record.versions): an amendment is a new
+version, and the case-management system takes the newest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from dialogs import record_build
+from dialogs.engine import Ctx, Dialogs
+from dialogs.model import Actor, Turn, TurnKind
+from dialogs.record_model import Record
+from storage.models import Child, Discussion, RecordVersion
+
+SYSTEM = Actor(person_id=0, name="system", agency="", role="")
+
+
+@dataclass(frozen=True)
+class Signed:
+    """A child's latest signed-off record version, and the record built from it."""
+
+    version: RecordVersion
+    record: Record
+
+    @property
+    def file_stem(self) -> str:
+        """A file name with the case reference, discussion and version: never a child's name."""
+        r = self.record
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in r.case_ref)
+        return f"strategy-discussion-{safe}-d{r.discussion_number}-v{r.version}"
+
+
+async def signed(dialogs: Dialogs, session: AsyncSession, version: RecordVersion) -> Signed:
+    """The record of `version`'s child as it stands, numbered as that version."""
+    child = await session.get(Child, version.child_id)
+    discussion = await session.get(Discussion, version.discussion_id)
+    assert child is not None and discussion is not None  # foreign keys
+    ctx = Ctx(dialogs, session, Turn(actor=SYSTEM, kind=TurnKind.COMMAND, channel="export"), dialogs.now())
+    ctx.switch(discussion)
+    return Signed(version, await record_build.build(ctx, child, version))
+
+
+async def latest_for(dialogs: Dialogs, session: AsyncSession, case_ref: str) -> list[Signed]:
+    """The latest signed-off record of each discussion about the child with `case_ref`, oldest first."""
+    newest = (
+        select(func.max(col(RecordVersion.id)))
+        .join(Child, col(Child.id) == col(RecordVersion.child_id))
+        .where(
+            func.lower(col(Child.case_ref)) == case_ref.lower(), col(RecordVersion.signed_off_at).is_not(None)
+        )
+        .group_by(col(RecordVersion.child_id))
+    )
+    query = select(RecordVersion).where(col(RecordVersion.id).in_(newest)).order_by(col(RecordVersion.id))
+    return [await signed(dialogs, session, v) for v in (await session.execute(query)).scalars()]

@@ -1,0 +1,59 @@
+"""The record exported as JSON: valid against the published schema, with what people typed as typed."""
+
+import json
+
+import jsonschema
+
+from dialogs import record_json
+from dialogs.record_text import render
+from tests.conftest import REPO
+from tests.records import AMENDMENT, TYPED, three_siblings
+
+SCHEMA = json.loads((REPO / "docs" / "record.schema.json").read_text())
+
+
+def test_the_published_schema_is_generated_from_the_record():
+    assert SCHEMA == record_json.schema(), (
+        "docs/record.schema.json is stale: python -m dialogs.record_json > docs/record.schema.json"
+    )
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+
+
+async def test_every_record_of_a_sibling_meeting_validates_and_holds_its_own_decision(db):
+    walk = await three_siblings(db)
+    exported = {ref: json.loads(record_json.to_json(s.record)) for ref, s in walk.records.items()}
+    for data in exported.values():
+        jsonschema.validate(data, SCHEMA)
+        assert data["schema"] == "1.0" and data["signed_off_by"] == "Dana Duty"
+        assert {a["took_part"] for a in data["attendance"]} <= {"meeting", "chat", "phone", "invited"}
+        assert data["started_at"].endswith(("Z", "+00:00")) and data["minutes"] is not None
+    eldest, middle, youngest = (exported[r] for r in ("LL-3001", "LL-3002", "LL-3003"))
+    assert (
+        eldest["decision"]["outcome"],
+        middle["decision"]["outcome"],
+        youngest["decision"]["outcome"],
+    ) == (
+        "s47_joint",
+        "single_assessment",
+        "no_s47",
+    )
+    assert eldest["plan"] and middle["plan"] is None and middle["decision"]["reconvene_on"] == "2026-12-15"
+    assert eldest["conference"]["target"] and youngest["conference"] is None
+    assert [c["name"] for c in eldest["circulation"]] == ["Pat Police", "Morgan Manager", "Harper Health"]
+    # The amended record is version 2 and lists both versions, with what the second changed.
+    assert eldest["version"] == 2 and [v["version"] for v in eldest["versions"]] == [1, 2]
+    assert AMENDMENT in eldest["versions"][1]["change"] and middle["versions"][0]["change"] == "signed off"
+    # A contribution tagged to LL-3001 only, full of special characters, is there as typed, and only there.
+    assert [c["text"] for c in eldest["contributions"] if c["text"] == TYPED] == [TYPED]
+    assert all(TYPED not in json.dumps(x) for x in (middle, youngest))
+
+
+async def test_typed_text_cannot_forge_the_records_own_lines_in_the_chat_text(db):
+    walk = await three_siblings(db)
+    text = render(walk.records["LL-3001"].record)
+    lines = text.split("\n")
+    assert lines.count("*Record of strategy discussion: LL-3001*") == 1
+    assert not any(
+        line.startswith(("*Record of strategy discussion: LL-9999", "- not a bullet")) for line in lines
+    )
+    assert "*\u200bSigned off*\u200b" in text  # shown as typed, but not bold
