@@ -138,7 +138,7 @@ async def build(ctx: Ctx, child: Child, signed: RecordVersion | None = None) -> 
             override_reason=decision.override_reason,
             override_reviewed_at=local(decision.override_reviewed_at),
         ),
-        parents_told=_parents_told(planned),
+        parents_told=_parents_told(planned) or (decision.parents_told if decision else None),
         plan=plan,
         actions=await _actions(ctx, child, name, agency),
         deadlines=tuple(_deadline(ctx, i) for i in items if not DEADLINE[DueKind(i.kind)].chase),

@@ -190,6 +190,9 @@ class Decision(SQLModel, table=True):
     alternative: str | None = _text(default=None)  # no S47: what happens instead
     services: str | None = _text(default=None)
     refer_again_when: str | None = _text(default=None)
+    # What the parents/carers and the child are told, when and by whom, or why not (an S47 plan says
+    # it in its own words: Plan.tell_parents_how).
+    parents_told: str | None = _text(default=None)
     decided_by_id: int = Field(foreign_key="person.id")
     decided_at: datetime = _now()
     # Decided without the quorum or a role the case called for: what was missing and the chair's reason.

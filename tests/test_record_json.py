@@ -39,6 +39,10 @@ async def test_every_record_of_a_sibling_meeting_validates_and_holds_its_own_dec
     )
     assert eldest["plan"] and middle["plan"] is None and middle["decision"]["reconvene_on"] == "2026-12-15"
     assert eldest["conference"]["target"] and youngest["conference"] is None
+    # What parents and child are told: from the plan for S47, from the decision otherwise (or not said).
+    assert eldest["parents_told"] == "Told now: Social worker visits today."
+    assert youngest["parents_told"] == "Mother told by the social worker, by phone, today."
+    assert middle["parents_told"] is None
     assert [c["name"] for c in eldest["circulation"]] == ["Pat Police", "Morgan Manager", "Harper Health"]
     # The amended record is version 2 and lists both versions, with what the second changed.
     assert eldest["version"] == 2 and [v["version"] for v in eldest["versions"]] == [1, 2]

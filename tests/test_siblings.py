@@ -89,6 +89,7 @@ async def decide_each(drv, did: int, kids: dict[str, Child]) -> None:
         reasons="No indication of harm to the youngest.",
         risks="None identified.",
         alternative="Continue the Child and Family Assessment.",
+        parents_told="Mother told by the social worker, by phone, today.",
     )
     reply = one(cards, TargetKind.EPHEMERAL)
     assert "Next: plan the S47 enquiry" in reply.text

@@ -123,6 +123,14 @@ async def decision_form(
             max_length=3000,
             value=v("refer_again_when"),
         ),
+        Input(
+            "parents_told",
+            "What the parents/carers and the child are told, when and by whom - or why not",
+            InputKind.LONG_TEXT,
+            max_length=3000,
+            value=v("parents_told"),
+            hint="For an S47 enquiry the plan asks this.",
+        ),
     ]
     if unmet or any(i.id.startswith("c_") for i in inputs):
         inputs.append(
@@ -180,6 +188,7 @@ async def decide(ctx: Ctx) -> list[Card]:
     reconvene_on = f.date("reconvene_on", required="reconvene_date" in needs, not_before=ctx.today)
     alternative = f.text("alternative", required="alternative" in needs)
     services, refer_again = f.text("services"), f.text("refer_again_when")
+    parents_told = f.text("parents_told")
     unmet = gate_unmet(ctx.procedure, ctx.d, await ctx.participants(), answers)
     override = f.text("override_reason", max_length=1000)
     if unmet and not override:
@@ -208,7 +217,7 @@ async def decide(ctx: Ctx) -> list[Card]:
         decision.outcome, decision.reasons, decision.risks = outcome.id, reasons or "", risks or ""
         decision.reconvene_on = reconvene_on if "reconvene_date" in needs else None
         decision.alternative, decision.services = alternative, services
-        decision.refer_again_when = refer_again
+        decision.refer_again_when, decision.parents_told = refer_again, parents_told
         decision.decided_by_id, decision.decided_at = ctx.actor.person_id, ctx.now
         decision.override_unmet = "; ".join(unmet) if unmet else None
         decision.override_reason = override if unmet else None
