@@ -1,5 +1,6 @@
 """Settings from the environment and an optional .env file (pydantic-settings)."""
 
+import zipfile
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -10,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from dialogs.clock import NATIONS
 
 DEFAULT_DATABASE_URL = "sqlite:///data/strategy.db"
+EXPORT_FORMATS = ("docx", "pdf", "json")  # bot.records.formats.Format's values
 
 
 class ConfigError(Exception):
@@ -23,6 +25,8 @@ class Settings(BaseSettings):
     timezone: str = "Europe/London"
     nation: Literal["england-and-wales", "scotland", "northern-ireland"] = "england-and-wales"
     procedure_file: Path | None = None
+    # The council's own Word template for the record (docs/records.md); the shipped one when unset.
+    record_docx_template: Path | None = None
     # The council this deployment serves: a case reference has one open series per council.
     council: str = Field(default="", max_length=40)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -43,6 +47,10 @@ class Settings(BaseSettings):
     inbox_retry_seconds: float = Field(default=5, ge=0)  # first wait after a failure; doubles, max 10 min
     # Email domain -> agency: who may be added to the directory from their Slack/Teams profile.
     directory_domain_rules: str = "police.uk=police,nhs.net=health,nhs.uk=health"
+    # A case-management system's import folder (README "Record exports"): every signed-off record
+    # version is written there, atomically, in each of these formats. Unset: no folder, nothing queued.
+    record_export_dir: Path | None = None
+    record_export_formats: str = "docx,pdf,json"
 
     # Slack (README "Slack"): on when SLACK_SIGNING_SECRET and a bot token or an OAuth client are set.
     slack_signing_secret: SecretStr | None = None
@@ -70,6 +78,12 @@ class Settings(BaseSettings):
     teams_out_of_hours_channel_id: str | None = None  # Teams channel id of the out-of-hours team
     # Tests and operators only: take the Bot Framework signing keys from this OpenID metadata URL.
     teams_openid_metadata_url_override: str | None = None
+    # The signed-off records as links in Teams (README "Microsoft Teams"): the bot serves each file at
+    # PUBLIC_URL/records/<token>, a token signed with RECORD_LINK_SECRET (else a key derived from
+    # MICROSOFT_APP_PASSWORD) that expires after RECORD_LINK_HOURS (bot/records/links.py).
+    public_url: str = ""  # the bot's public address, such as https://strategy-bot.example.org
+    record_link_secret: SecretStr | None = None
+    record_link_hours: float = Field(default=72, gt=0, le=24 * 30)
 
     @field_validator("slack_bot_token", "slack_app_token")
     @classmethod
@@ -85,6 +99,22 @@ class Settings(BaseSettings):
         if not v.startswith(("https://", "http://")):
             raise ValueError("use the Web API base URL, such as https://slack.com/api/")
         return v if v.endswith("/") else v + "/"
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, v: str) -> str:
+        v = v.strip().rstrip("/")
+        local = v.startswith(("http://localhost", "http://127.0.0.1"))
+        if v and not (v.startswith("https://") or local):
+            raise ValueError("use the bot's public https address, such as https://strategy-bot.example.org")
+        return v
+
+    @field_validator("record_link_secret")
+    @classmethod
+    def _link_secret(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and v.get_secret_value() and len(v.get_secret_value()) < 32:
+            raise ValueError("use at least 32 random characters (for example: openssl rand -base64 32)")
+        return v
 
     @field_validator("slack_duty_channel", "slack_out_of_hours_channel")
     @classmethod
@@ -116,6 +146,25 @@ class Settings(BaseSettings):
             raise ValueError(str(exc)) from None
         return v
 
+    @field_validator("record_export_dir")
+    @classmethod
+    def _export_dir(cls, v: Path | None) -> Path | None:
+        if v is not None and not v.is_dir():
+            raise ValueError(f"no folder at {v}; create it, or leave RECORD_EXPORT_DIR unset")
+        return v.resolve() if v is not None else None
+
+    @field_validator("record_export_formats")
+    @classmethod
+    def _export_formats(cls, v: str) -> str:
+        names = [f.strip().lower() for f in v.split(",") if f.strip()]
+        if not names or any(f not in EXPORT_FORMATS for f in names):
+            raise ValueError(f"give one or more of {', '.join(EXPORT_FORMATS)}, comma-separated")
+        return ",".join(dict.fromkeys(names))  # once each, in the order given
+
+    @property
+    def export_formats(self) -> tuple[str, ...]:
+        return tuple(self.record_export_formats.split(","))
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, v: str) -> str:
@@ -137,6 +186,13 @@ class Settings(BaseSettings):
     def _readable(cls, v: Path | None) -> Path | None:
         if v is not None and not v.is_file():
             raise ValueError(f"no file at {v}; give the path of a procedure YAML file")
+        return v
+
+    @field_validator("record_docx_template")
+    @classmethod
+    def _docx_template(cls, v: Path | None) -> Path | None:
+        if v is not None and not (v.is_file() and zipfile.is_zipfile(v)):
+            raise ValueError(f"no Word document at {v}; give the path of a .docx template (docs/records.md)")
         return v
 
     @property
