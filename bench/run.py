@@ -2,6 +2,7 @@
 
 python bench/run.py [options]            # reminders: finding and claiming due items (bench/reminders.py)
 python bench/run.py ingest [options]     # Slack replies through the real web app (bench/ingest.py)
+python bench/run.py records [options]    # exporting signed-off records, per format (bench/records.py)
 """
 
 import sys
@@ -14,6 +15,10 @@ if __name__ == "__main__":
         from bench import ingest
 
         ingest.run(sys.argv[2:])
+    elif sys.argv[1:2] == ["records"]:
+        from bench import records
+
+        records.run(sys.argv[2:])
     else:
         from bench import reminders
 

@@ -130,6 +130,10 @@ async def _tick(args, settings: Settings) -> int:
         for surface in surfaces_for(settings):
             if surface is not playground:
                 surface.setup(app, services)
+        if services.router.surfaces:  # this process sends: the export folder's cards too
+            from bot.records import folder
+
+            folder.attach(services)
         scheduler = Scheduler.from_services(services, send=bool(services.router.surfaces))
         report = await scheduler.tick(at)
     finally:

@@ -4,9 +4,21 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from dialogs.model import Card
+from dialogs.model import Card, TargetKind
+from dialogs.record_export import EXPORT_PLACE
 
 log = logging.getLogger(__name__)
+
+# Places that one surface alone serves. A card for one goes to that surface or waits for it, never to
+# a chat: the export folder's card from a Teams or playground turn is not a message (those surfaces
+# take any card their own turns queued).
+DEDICATED = {EXPORT_PLACE: "export"}
+
+
+def dedicated(card: Card) -> str | None:
+    """The surface a card's place belongs to, if it belongs to one."""
+    t = card.target
+    return DEDICATED.get(t.place or "") if t.kind == TargetKind.CHANNEL else None
 
 
 class DeliveryError(Exception):
@@ -23,7 +35,7 @@ class Surface(Protocol):
     keyword (Turn.origin, as it made it) in both methods; the router passes it only to the surface
     named in it (`origin["surface"]`)."""
 
-    name: str  # "playground" | "slack" | "teams"
+    name: str  # "playground" | "slack" | "teams" | "export" (the record export folder)
 
     async def can_reach(self, card: Card) -> bool:
         """Whether this surface knows where to put the card (a stored conversation, a known person)."""
@@ -50,6 +62,10 @@ class Router:
 
     async def surface_for(self, card: Card, *, origin: dict[str, Any] | None = None) -> Surface | None:
         """The surface the card was queued from, if it can reach the target; else the first that can."""
+        own = dedicated(card)
+        if own is not None:
+            surface = self.get(own)
+            return surface if surface is not None and await surface.can_reach(card) else None
         prefer = surface_of(origin)
         ordered = sorted(self.surfaces, key=lambda s: s.name != prefer)
         for surface in ordered:

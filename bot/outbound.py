@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from bot.background import retrying
-from bot.delivery import DeliveryError, Router
+from bot.delivery import DeliveryError, Router, dedicated
 from dialogs.cards_json import card_from_dict
 from dialogs.model import Card, Target, TargetKind
 from storage import claims, outbox
@@ -225,7 +225,9 @@ class OutboxSender:
             card = card.to(Target(TargetKind.THREAD, discussion_id=card.target.discussion_id))
             surface = await self.router.surface_for(card, origin=origin)
         if surface is None:
-            raise DeliveryError(f"no surface can reach {card.target.kind} yet", retryable=wait)
+            # A dedicated place (the export folder) waits for the process that serves it.
+            retry = wait or dedicated(card) is not None
+            raise DeliveryError(f"no surface can reach {card.target.kind} yet", retryable=retry)
         async with asyncio.timeout(self.send_timeout):
             await self.router.send(surface, card, origin)
         return surface.name

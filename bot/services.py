@@ -42,5 +42,6 @@ class Services:
             tz=settings.timezone,
             council=settings.council,
             now=time.now,
+            export_records=settings.record_export_dir is not None,
         )
         return cls(settings=settings, db=db, procedure=procedure, dialogs=dialogs, time=time, router=Router())

@@ -43,6 +43,9 @@ def build_app(services: Services) -> web.Application:
     app.router.add_get("/readyz", readyz)
     for surface in surfaces_for(services.settings):
         surface.setup(app, services)
+    from bot.records import folder
+
+    folder.attach(services)  # RECORD_EXPORT_DIR: the export folder takes its own cards from the outbox
     if services.settings.scheduler_enabled:
         from bot import scheduler
 

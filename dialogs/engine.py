@@ -51,6 +51,7 @@ class Dialogs:
         tz: str = "Europe/London",
         council: str = "",
         now: Callable[[], datetime],
+        export_records: bool = False,
     ) -> None:
         self.db = db
         self.procedure = procedure
@@ -59,6 +60,9 @@ class Dialogs:
         self.zone = ZoneInfo(tz)
         self.council = council
         self.now = now
+        # RECORD_EXPORT_DIR is set: each signed-off version is queued for the export folder too
+        # (dialogs.record_export.export_cards); unset, nothing is queued that nothing would take.
+        self.export_records = export_records
 
     async def handle(self, turn: Turn) -> Result:
         from dialogs.flows import registry  # the flows import this module's Ctx

@@ -7,6 +7,7 @@ version, and the case-management system takes the newest.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -15,11 +16,13 @@ from sqlmodel import col
 
 from dialogs import record_build
 from dialogs.engine import Ctx, Dialogs
-from dialogs.model import Actor, Turn, TurnKind
+from dialogs.model import Actor, Card, Target, TargetKind, Turn, TurnKind
 from dialogs.record_model import Record
 from storage.models import Child, Discussion, RecordVersion
 
 SYSTEM = Actor(person_id=0, name="system", agency="", role="")
+EXPORT_PLACE = "record_export"  # the CHANNEL place of the export folder (bot/records/folder.py)
+_VERSION_FACT = "record version"
 
 
 @dataclass(frozen=True)
@@ -59,3 +62,29 @@ async def latest_for(dialogs: Dialogs, session: AsyncSession, case_ref: str) -> 
     )
     query = select(RecordVersion).where(col(RecordVersion.id).in_(newest)).order_by(col(RecordVersion.id))
     return [await signed(dialogs, session, v) for v in (await session.execute(query)).scalars()]
+
+
+def export_cards(dialogs: Dialogs, versions: Iterable[RecordVersion]) -> list[Card]:
+    """A card per newly signed-off version for the export folder, queued in the signing turn so a
+    crash after the commit still writes the files; none when the deployment keeps no folder.
+
+    It holds the version's id only (no case text waits in the outbox), and no discussion: its lane is
+    the folder's own, so it never holds up the discussion's messages nor falls back to its thread."""
+    if not dialogs.export_records:
+        return []
+    return [
+        Card(
+            target=Target(TargetKind.CHANNEL, place=EXPORT_PLACE),
+            title="Record for the export folder",
+            facts=((_VERSION_FACT, str(v.id)),),
+        )
+        for v in versions
+    ]
+
+
+def exported_version(card: Card) -> int | None:
+    """The record version id an export card names (None: not an export card)."""
+    if card.target.kind != TargetKind.CHANNEL or card.target.place != EXPORT_PLACE:
+        return None
+    value = dict(card.facts).get(_VERSION_FACT, "")
+    return int(value) if value.isdigit() else None

@@ -198,7 +198,15 @@ def home(
 
 
 def discussion(
-    *, discussion_id: int, me: Me, clock: Clock, ctx: Ctx, store: MessageStore, zone, reply_text: str = ""
+    *,
+    discussion_id: int,
+    me: Me,
+    clock: Clock,
+    ctx: Ctx,
+    store: MessageStore,
+    zone,
+    reply_text: str = "",
+    records: str = "",  # the signed-off records to download (bot/playground/downloads.py), as HTML
 ) -> str:
     main_post = next(
         (e for e in store.channel.entries if e.card and e.card.target.discussion_id == discussion_id), None
@@ -224,6 +232,7 @@ def discussion(
             else '<p class="muted">This discussion has no post yet.</p>'
         )
         + "</section>"
+        + records
         + '<section id="thread" class="thread"><h2>Thread</h2>'
         + _feed(store.thread(discussion_id), ctx, zone, "No messages in the thread yet.")
         + reply_box

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from bot.playground import page
 from bot.playground.actions import PLATFORM, SESSION_COOKIE, WHO_COOKIE, Actions
+from bot.playground.downloads import Downloads, offers, section
 from bot.playground.local import loopback_only
 from bot.playground.render import Ctx
 from bot.playground.store import MessageStore, PlaygroundSurface
@@ -38,7 +39,7 @@ _HEADERS = {
 }
 
 
-class Playground(Actions):
+class Playground(Actions, Downloads):
     def __init__(self, services) -> None:
         self.services = services
         self.store = MessageStore(now=services.time.now)
@@ -56,6 +57,8 @@ class Playground(Actions):
         app.router.add_get("/who", local(self.who))
         app.router.add_get(r"/discussions/{id:\d{1,12}}", local(self.discussion))
         app.router.add_get("/version", local(self.version))
+        records = r"/discussions/{id:\d{1,12}}/records/{child:\d{1,12}}/{fmt:docx|pdf|json}"
+        app.router.add_get(records, local(self.download))
         app.router.add_post("/act/identity", local(self._saved_or_503(self.act_identity)))
         app.router.add_post("/act/command", local(self._saved_or_503(self.act_command)))
         app.router.add_post("/act/button", local(self._saved_or_503(self.act_button)))
@@ -201,6 +204,7 @@ class Playground(Actions):
             store=self.store,
             zone=self.zone,
             reply_text=self.drafts.get((me.person_id, discussion_id), ""),
+            records=section(await offers(self.services, me, discussion_id)),
         )
         return self._html(body, sid, new)
 

@@ -21,6 +21,7 @@ from dialogs.flows.registry import on
 from dialogs.lifecycle import DEADLINE, Act, DueKind, DueState
 from dialogs.model import Card, Form, Input, InputKind, Option, TurnKind
 from dialogs.moments import next_moment
+from dialogs.record_export import export_cards
 from dialogs.validate import DialogError, Fields, refill
 from storage.models import ActionChild, DueItem, RecordVersion
 
@@ -173,8 +174,8 @@ async def give_reason(ctx: Ctx) -> list[Card]:
     if will == NOT:
         end_item(item, End(ctx.now, "the chair said it will not happen", DueState.MISSED, reason), ctx.now)
     await ctx.audit("due.reason", due_item=item.id, kind=item.kind, state=item.state, reason=reason)
-    await _add_to_signed_record(ctx, item, reason)
-    cards = await ctx.changed()
+    amended = await _add_to_signed_record(ctx, item, reason)
+    cards = await ctx.changed() + export_cards(ctx.dialogs, amended)
     if will == STILL:
         return cards + [
             ctx.reply("Recorded. The deadline stays open until it is done; the reason is in the record.")
@@ -182,7 +183,7 @@ async def give_reason(ctx: Ctx) -> list[Card]:
     return cards + [ctx.reply("Recorded: the reason is in the record.")]
 
 
-async def _add_to_signed_record(ctx: Ctx, item: DueItem, reason: str) -> None:
+async def _add_to_signed_record(ctx: Ctx, item: DueItem, reason: str) -> list[RecordVersion]:
     """A record already signed off gets a new version with the reason as an addendum, signed by the
     chair who gave it, so the circulated record is never silently different from the stored one: the
     record of the child whose deadline it is, of the children an action is for, or every child's for
@@ -202,10 +203,11 @@ async def _add_to_signed_record(ctx: Ctx, item: DueItem, reason: str) -> None:
         whose = set((await ctx.session.execute(for_action)).scalars())
     what = ctx.procedure.deadline_label(item.kind, in_sentence=True)
     addendum = f"\n\n*Addendum {when(ctx.now, ctx.dialogs.tz)}: timescale not met*\n- {what}: {reason}"
+    amended = []
     for child_id, record in latest.items():  # none yet: the record, assembled later, shows the reason
         if whose is not None and child_id not in whose:
             continue
-        ctx.session.add(
+        amended.append(
             RecordVersion(
                 discussion_id=item.discussion_id,
                 child_id=child_id,
@@ -216,6 +218,10 @@ async def _add_to_signed_record(ctx: Ctx, item: DueItem, reason: str) -> None:
                 signed_off_at=ctx.now,
             )
         )
+    ctx.session.add_all(amended)
+    if amended:
+        await ctx.session.flush()  # their ids, for the export folder's cards
+    return amended
 
 
 # --- the "due" command -------------------------------------------------------------------------------
