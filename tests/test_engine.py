@@ -167,8 +167,12 @@ async def test_whole_discussion(db):
     cards = await drv.submit(
         "chair", "signoff", form_of(review).context, monitoring="Team manager reviews weekly in supervision."
     )
-    dms = {c.target.person_id: c for c in cards if c.target.kind == TargetKind.DIRECT}
+    dms = {c.target.person_id: c for c in cards if (c.key or "").startswith("circulation:")}
     assert set(dms) == {a["police"].person_id, a["health"].person_id, a["referrer"].person_id}
+    files = [c for c in cards if c.target.kind == TargetKind.DIRECT and c.target.person_id not in dms]
+    assert [(c.target.person_id, c.title) for c in files] == [
+        (a["chair"].person_id, "Signed-off record files: LL-204511")
+    ]  # the chair's DOCX and PDF (dialogs.record_to_chair)
     assert dms[a["referrer"].person_id].title.startswith(
         "Outcome"
     )  # invited, did not attend: the outcome only

@@ -22,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.background import Tasks
 from bot.config import Settings
 from bot.inbox import Inbox, Item
+from bot.records.to_chair import ChairRecords
 from bot.slack import blocks
 from bot.slack.client import Clients, call
 from bot.slack.inbound import NOT_ADDED, THREAD_REPLY, inbound
@@ -62,7 +63,8 @@ class SlackApp(Listeners):
             DatabaseInstallationStore(services.db, settings.slack_client_id or "") if oauth else None
         )
         self.clients = Clients(settings, self.installations)
-        self.surface = SlackSurface(settings, services.db, self.clients)
+        records = ChairRecords(services.db, services.dialogs)  # the chair's files at sign-off
+        self.surface = SlackSurface(settings, services.db, self.clients, records=records)
         self.work = Interactions(
             services, self.surface, **({"submit_budget": submit_budget} if submit_budget is not None else {})
         )

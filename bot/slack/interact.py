@@ -17,13 +17,14 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.background import Tasks, where
 from bot.delivery import DeliveryError
-from bot.slack import blocks, modals
+from bot.slack import blocks, modals, record_files
 from bot.slack.client import SlackDeliveryError, call
 from bot.slack.interaction import FAILED, PLATFORM, SAVED, UNKNOWN_PERSON, Interaction, parse_command
 from bot.slack.submissions import SUBMIT_BUDGET, Submissions
 from bot.slack.surface import SlackSurface
 from dialogs import directory
 from dialogs.model import Actor, Card, Form, Result, Target, TargetKind, Turn, TurnKind
+from dialogs.record_to_chair import version_ids
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,8 @@ class Interactions(Submissions):
     async def problem(self, card: Card, exc: Exception) -> str:
         """What did not arrive, and what to do about it, for the person who acted."""
         target = card.target
+        if version_ids(card) is not None:
+            return record_files.problem(card, exc)
         if not isinstance(exc, DeliveryError):
             return "A message could not be posted, because of an error on our side. It has been logged."
         if isinstance(exc, SlackDeliveryError) and exc.code not in ("users_not_found", "not_authed"):

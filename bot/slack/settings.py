@@ -29,6 +29,9 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "conversations.invite": ("groups:write",),
     "conversations.members": ("channels:read", "groups:read"),
     "conversations.open": ("im:write",),
+    # The signed-off records to the chair's DM (bot.slack.record_files, through files_upload_v2).
+    "files.completeUploadExternal": ("files:write",),
+    "files.getUploadURLExternal": ("files:write",),
     "pins.add": ("pins:write",),
     "users.info": ("users:read",),
     "users.lookupByEmail": ("users:read.email",),
@@ -36,6 +39,10 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "views.publish": (),
     "views.push": (),
     "views.update": (),
+}
+# slack_sdk helpers the code calls that call several Web API methods themselves.
+SDK_HELPERS: dict[str, tuple[str, ...]] = {
+    "files.upload_v2": ("files.getUploadURLExternal", "files.completeUploadExternal"),
 }
 # Bot events the app subscribes to, and the scope each needs.
 EVENT_SCOPES: dict[str, str | None] = {

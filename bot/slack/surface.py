@@ -15,7 +15,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.delivery import DeliveryError
-from bot.slack import direct, keyed
+from bot.records.to_chair import ChairRecords
+from bot.slack import direct, keyed, record_files
 from bot.slack.channels import Channels
 from bot.slack.client import Clients, Identity
 from bot.slack.guard import Guard, Verdict
@@ -24,6 +25,7 @@ from bot.slack.people import People
 from bot.slack.places import Place, load_place, team_channel
 from bot.slack.stored import HELD, PLATFORM, POST, THREAD, Refs
 from dialogs.model import Card, TargetKind
+from dialogs.record_to_chair import version_ids
 from storage.db import Database
 from storage.models import Discussion, Person
 
@@ -54,11 +56,18 @@ class SlackSurface:
     name = PLATFORM
 
     def __init__(
-        self, settings: Settings, db: Database, clients: Clients, guard: Guard | None = None
+        self,
+        settings: Settings,
+        db: Database,
+        clients: Clients,
+        guard: Guard | None = None,
+        *,
+        records: ChairRecords | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.clients = clients
+        self.records = records  # the signed-off records' files for the chair (bot.slack.record_files)
         self.guard = guard or Guard()
         self.refs = Refs(db)
         self.people = People(db, clients)
@@ -85,6 +94,10 @@ class SlackSurface:
             await self._main_post(card, Origin.from_dict(origin) or Origin())
         elif kind == TargetKind.THREAD:
             await self._thread(card)
+        elif kind == TargetKind.DIRECT and (ids := version_ids(card)) is not None:
+            if self.records is None:
+                raise DeliveryError("slack: record files are not set up in this process", retryable=False)
+            await record_files.send(self.records, self.people, card, ids)
         elif kind == TargetKind.DIRECT:
             await direct.send_card(self.people, self.refs, card)
         elif kind == TargetKind.CHANNEL:

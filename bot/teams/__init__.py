@@ -24,7 +24,8 @@ def configured(settings: Settings) -> bool:
 
 
 def setup(app: web.Application, services, *, token_provider_factory=None) -> None:
-    """Add POST /api/messages to the app and register the Teams Surface with services.router.
+    """Add POST /api/messages (and GET /records/<token>, the record links) to the app and register the
+    Teams Surface with services.router.
 
     `token_provider_factory` replaces MSAL for the bot's own tokens (tests use a local key).
     """
@@ -33,6 +34,7 @@ def setup(app: web.Application, services, *, token_provider_factory=None) -> Non
 
     from bot.teams import auth
     from bot.teams.agent import TeamsAgent
+    from bot.teams.record_links import RecordLinks
     from bot.teams.surface import TeamsSurface
 
     settings = services.settings
@@ -49,7 +51,8 @@ def setup(app: web.Application, services, *, token_provider_factory=None) -> Non
         host_validator=OutboundHostValidator(enabled=True) if check_hosts else None,
     )
     adapter.on_turn_error = _turn_error
-    surface = TeamsSurface(services, adapter, app_id=config.CLIENT_ID or "", anonymous=anonymous)
+    links = RecordLinks(services)  # the signed-off records' files, as links the bot serves
+    surface = TeamsSurface(services, adapter, app_id=config.CLIENT_ID or "", anonymous=anonymous, links=links)
     agent = TeamsAgent(surface)
     validator = auth.token_validator(settings, config)
 
@@ -73,6 +76,7 @@ def setup(app: web.Application, services, *, token_provider_factory=None) -> Non
             log.warning("Teams: %d turn(s) still sending at shutdown", len(surface.tasks.running))
 
     app.router.add_post(ROUTE, messages)
+    links.setup(app)  # GET /records/<token>
     app.on_cleanup.append(finish_sending)
     services.router.add(surface)
 

@@ -5,7 +5,8 @@
 - THREAD: a reply to that post (conversation id `{channel id};messageid={post id}`).
 - DIRECT and EPHEMERAL: the person's 1:1 chat with the bot (opened if need be). An answer to someone
   in a personal chat goes there; asked in a channel, it goes to their private chat, since Teams has no
-  message only one person in a channel can see.
+  message only one person in a channel can see. The signed-off records' files card becomes links
+  there (bot.teams.record_links), and never goes to a thread instead.
 - CHANNEL: the configured duty or out-of-hours channel.
 Invitations are also @mentions in the discussion's thread. Case details in a channel or group chat
 pass the guard (bot.teams.guard, bot.teams.withheld) first.
@@ -13,6 +14,7 @@ pass the guard (bot.teams.guard, bot.teams.withheld) first.
 
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.delivery import DeliveryError
@@ -22,7 +24,11 @@ from bot.teams.keyed import post_keyed
 from bot.teams.personal import Redirected
 from bot.teams.sending import Sender, TeamsDeliveryError, text_activity
 from dialogs.model import Card, Target, TargetKind
+from dialogs.record_to_chair import version_ids
 from storage.db import Database
+
+if TYPE_CHECKING:
+    from bot.teams.record_links import RecordLinks
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +45,7 @@ class Batch:
     sent_privately: bool = False
     verdicts: dict[tuple[str, int], guard.Verdict] = field(default_factory=dict)
     redirected: list[Redirected] = field(default_factory=list)
+    links: "RecordLinks | None" = None  # the signed-off records' links (None: not in this process)
 
     async def send(self, card: Card) -> None:
         kind = card.target.kind
@@ -46,6 +53,8 @@ class Batch:
             await self._main_post(card)
         elif kind == TargetKind.THREAD:
             await self._thread(card)
+        elif kind == TargetKind.DIRECT and (ids := version_ids(card)) is not None:
+            await self._record_links(card, ids)
         elif kind in (TargetKind.DIRECT, TargetKind.EPHEMERAL):
             await self._personal(card)
         elif kind == TargetKind.CHANNEL:
@@ -203,6 +212,20 @@ class Batch:
             if not mentioned and not await self._mention_in_thread(card, person_id):
                 raise
             self.redirected.append(Redirected(person_id, t.discussion_id, str(err), about=card.preview))
+
+    async def _record_links(self, card: Card, ids: tuple[int, ...]) -> None:
+        """The record files as links in the person's own chat with the bot, or not at all: links to
+        case records never go to a thread in place of a private chat."""
+        person_id, origin = card.target.person_id, self.origin
+        if self.links is None or person_id is None:
+            raise DeliveryError("record links are not served by this process", retryable=False)
+        actor = origin if origin is not None and person_id == origin.person_id else None
+        if actor is not None and actor.place.is_personal:
+            place = actor.place
+        else:
+            place = await personal.open_chat(self.db, self.sender, person_id, actor)
+            self.sent_privately = self.sent_privately or actor is not None
+        await self.links.send(self.sender, place, card, ids)
 
     async def _mention_in_thread(self, card: Card, person_id: int) -> bool:
         """Post the card in the discussion's thread, @mentioning the person: an invitation is seen there

@@ -23,6 +23,7 @@ from bot.teams import routing
 from bot.teams.batch import Batch
 from bot.teams.conversations import Origin, Place
 from bot.teams.personal import Redirected
+from bot.teams.record_links import RecordLinks
 from bot.teams.sending import Sender, text_activity, translate
 from dialogs.model import Card, Result, TargetKind
 from storage.db import Database
@@ -33,8 +34,17 @@ log = logging.getLogger(__name__)
 class TeamsSurface:
     name = "teams"
 
-    def __init__(self, services: Services, adapter: CloudAdapter, *, app_id: str, anonymous: bool) -> None:
+    def __init__(
+        self,
+        services: Services,
+        adapter: CloudAdapter,
+        *,
+        app_id: str,
+        anonymous: bool,
+        links: RecordLinks | None = None,
+    ) -> None:
         self.services = services
+        self.links = links  # the signed-off records' links (bot.teams.record_links)
         self.adapter = adapter
         self.app_id = app_id
         self.anonymous = anonymous
@@ -121,7 +131,7 @@ class TeamsSurface:
         )
 
     def _batch(self, sender: Sender, origin: Origin | None) -> Batch:
-        return Batch(self.db, self.services.settings, self.app_id, sender, origin)
+        return Batch(self.db, self.services.settings, self.app_id, sender, origin, links=self.links)
 
     # --- answering an inbound turn ------------------------------------------------------------------
 

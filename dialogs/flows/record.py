@@ -23,7 +23,9 @@ from dialogs.flows.registry import on
 from dialogs.lifecycle import Act, State
 from dialogs.model import Button, Card, Form, Input, InputKind, Option, TurnKind
 from dialogs.quorum import PRESENT, agencies_to_tell
+from dialogs.record_export import export_cards
 from dialogs.record_text import assemble, assemble_all
+from dialogs.record_to_chair import files_card
 from dialogs.validate import DialogError, Fields, Stale, refill
 from storage.models import Child, Circulation, OutcomeTold, RecordVersion
 
@@ -151,7 +153,9 @@ async def sign_off(ctx: Ctx) -> list[Card]:
             f" The outcome still has to reach: {_labels(ctx, untold)}. Record it once they have been told."
         )
         buttons = (Button("tell_outcome", "Record who was told", ctx.value(), "primary"),)
-    return await ctx.changed() + cards + [ctx.reply(note, buttons=buttons)]
+    exports = export_cards(ctx.dialogs, records)  # the export folder's files, when it has one
+    files = files_card(d.chair_id, list(zip(await ctx.children(), records, strict=True)))  # DOCX, PDF
+    return await ctx.changed() + cards + exports + [files, ctx.reply(note, buttons=buttons)]
 
 
 async def _sign(ctx: Ctx, child: Child) -> RecordVersion:

@@ -4,6 +4,14 @@ It speaks the wire format slack_sdk uses: `POST /api/<method>` with form or JSON
 token, answers like Slack (HTTP 200 with `ok: false` for errors; 429 with Retry-After when told to),
 and keeps just enough state (channels, members, messages, views) to answer realistically. Every
 message and view the bot sends is checked against Block Kit's limits (tests.slack.limits).
+
+Files come in as Slack's current upload API takes them (what slack_sdk's `files_upload_v2` does):
+`files.getUploadURLExternal` (filename and length, in the query string) returns an upload URL and a
+file id; the bytes are POSTed to that URL (answered `200 OK - <length>`, text/plain); then
+`files.completeUploadExternal` (`files`: a JSON array of `{"id", "title"}`; `channel_id`,
+`initial_comment`, `thread_ts`) shares them in a channel as one message, whose `files` list them.
+A file uploaded but never completed is shown nowhere, as on Slack. `uploads` keeps every file with
+its bytes; `files_in(channel)` lists those shared there.
 """
 
 import asyncio
@@ -32,6 +40,20 @@ class Call:
 
 
 @dataclass
+class Upload:
+    """A file given to the stand-in: announced, uploaded (its bytes), and shared in a channel."""
+
+    id: str
+    filename: str
+    length: int
+    data: bytes | None = None  # None until the bytes are POSTed to the upload URL
+    title: str | None = None
+    channel: str | None = None  # where files.completeUploadExternal shared it
+    comment: str | None = None  # the initial_comment it was shared with
+    ts: str | None = None  # the message that shared it
+
+
+@dataclass
 class Channel:
     id: str
     name: str
@@ -50,6 +72,7 @@ class SlackStandIn:
         self.errors: dict[tuple[str, str], str] = {}  # (method, user or channel) -> Slack error code
         self.webhooks: list[dict] = []  # posts to response_url
         self.views: dict[str, dict] = {}
+        self.uploads: dict[str, Upload] = {}  # file id -> the file, in the order they were announced
         self.published: dict[str, dict] = {}  # user -> App Home view
         self.problems: list[str] = []
         self.socket_frames: asyncio.Queue = asyncio.Queue()
@@ -133,6 +156,10 @@ class SlackStandIn:
             if p.get("channel") == channel and (thread is None or p.get("thread_ts") == thread)
         ]
 
+    def files_in(self, channel: str) -> list[Upload]:
+        """Files shared in a channel (a DM: "D" + the user's id), in the order they were shared."""
+        return [u for u in self.uploads.values() if u.channel == channel]
+
     def messages(self, channel: str, *, thread: str | None = None) -> list[dict]:
         """Messages that Slack accepted in a channel (or one thread of it), oldest first."""
         found = self.channels.get(channel)
@@ -145,6 +172,7 @@ class SlackStandIn:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{key}", self._webhook)
+        app.router.add_post("/upload/v1/{file_id}", self._upload)
         app.router.add_get("/socket", self._socket)
         self.server = TestServer(app, host="127.0.0.1")
         await self.server.start_server()
@@ -204,6 +232,27 @@ class SlackStandIn:
         self.webhooks.append(body)
         self._check_message(body, "response_url")
         return web.Response(text="ok")
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """The upload URL files.getUploadURLExternal hands out: the file's bytes, raw or as the
+        multipart form field `file` (both are accepted, as by Slack)."""
+        upload = self.uploads.get(request.match_info["file_id"])
+        queued = self.failures.get("upload")
+        if queued:
+            status, _body, headers = queued.pop(0)
+            return web.Response(status=status, text="error", headers=headers)
+        if upload is None:
+            return web.Response(status=404, text="not found")
+        if request.content_type.startswith("multipart/"):
+            form = await request.post()
+            field = form.get("file")
+            data = field.file.read() if hasattr(field, "file") else str(field or "").encode()
+        else:
+            data = await request.read()
+        if len(data) != upload.length:
+            self.problems.append(f"upload {upload.id}: {len(data)} bytes, announced {upload.length}")
+        upload.data = data
+        return web.Response(text=f"OK - {len(data)}", content_type="text/plain")
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
@@ -364,6 +413,49 @@ class SlackStandIn:
             "channel": p["channel"],
             "permalink": f"https://council.slack.com/archives/{p['channel']}/p{message}",
         }
+
+    def _files_getUploadURLExternal(self, p):
+        filename, length = p["filename"], p["length"]
+        if not filename or not str(length).isdigit() or int(length) < 1:
+            return {"error": "invalid_arguments"}
+        upload = Upload(self._next_id("F"), filename, int(length))
+        self.uploads[upload.id] = upload
+        return {"upload_url": str(self.server.make_url(f"/upload/v1/{upload.id}")), "file_id": upload.id}
+
+    def _files_completeUploadExternal(self, p):
+        try:
+            wanted = json.loads(p["files"])
+        except (TypeError, ValueError):
+            return {"error": "invalid_arguments"}
+        if not isinstance(wanted, list) or not wanted or not all(isinstance(f, dict) for f in wanted):
+            return {"error": "invalid_arguments"}
+        uploads = [self.uploads.get(f.get("id")) for f in wanted]
+        if any(u is None or u.data is None or u.channel is not None for u in uploads):
+            return {"error": "file_not_found"}  # never announced, bytes never sent, or already shared
+        channel = None
+        if p.get("channel_id"):
+            channel = self._channel(p["channel_id"])
+            if channel is None:
+                return {"error": "channel_not_found"}
+            if BOT_USER not in channel.members:
+                return {"error": "not_in_channel"}
+        if p.get("initial_comment") and len(p["initial_comment"]) > 4000:
+            self.problems.append("files.completeUploadExternal: initial_comment over 4,000 characters")
+        shared = []
+        for f, upload in zip(wanted, uploads, strict=True):
+            upload.title = f.get("title") or upload.filename
+            shared.append({"id": upload.id, "name": upload.filename, "title": upload.title})
+        if channel is not None:
+            ts = self._next_ts()
+            channel.messages[ts] = {
+                "ts": ts,
+                "text": p.get("initial_comment") or "",
+                "files": shared,
+                "thread_ts": p.get("thread_ts"),
+            }
+            for upload in uploads:
+                upload.channel, upload.comment, upload.ts = channel.id, p.get("initial_comment"), ts
+        return {"files": shared}
 
     def _pins_add(self, p):
         channel = self._channel(p["channel"])
