@@ -8,7 +8,7 @@ child and those about this child, never one about a sibling only.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import or_, select
 from sqlmodel import col
@@ -146,9 +146,7 @@ async def build(ctx: Ctx, child: Child, signed: RecordVersion | None = None) -> 
         siblings=tuple(c.case_ref for c in await ctx.children() if c.id != child.id),
         started_at=started,
         ended_at=ended,
-        minutes=int((ended - started).total_seconds() // 60)
-        if started and ended and ended >= started
-        else None,
+        minutes=_minutes(d.started_at, decision.decided_at if decision else None),
         next_discussion_by=ctx.local(further.due_at).date() if further else None,
         conference=await _conference(ctx, child),
         closed_reason=d.closed_reason,
@@ -158,6 +156,24 @@ async def build(ctx: Ctx, child: Child, signed: RecordVersion | None = None) -> 
         versions=await _versions(ctx, child, name),
         circulation=await _circulation(ctx, child, name),
     )
+
+
+async def since_signing(ctx: Ctx, child: Child) -> tuple[tuple[m.Version, ...], tuple[m.Circulated, ...]]:
+    """What a signed record's export adds to it as signed: every version, and its circulation now."""
+    people = await ctx.people()
+
+    def name(person_id: int | None) -> str:
+        person = people.get(person_id) if person_id is not None else None
+        return person.display_name if person else "someone"
+
+    return await _versions(ctx, child, name), await _circulation(ctx, child, name)
+
+
+def _minutes(start: datetime | None, end: datetime | None) -> int | None:
+    """Elapsed minutes, counted in UTC (local wall-clock times would gain or lose the clock change)."""
+    if start is None or end is None or end < start:
+        return None
+    return int((end.astimezone(UTC) - start.astimezone(UTC)).total_seconds() // 60)
 
 
 def _took_part(status: str, how: str | None) -> m.TookPart:
@@ -311,15 +327,15 @@ async def _versions(ctx: Ctx, child: Child, name: Name) -> tuple[m.Version, ...]
     out = []
     for r in (await ctx.session.execute(query)).scalars():
         assert r.signed_off_at is not None
-        change = "signed off" if r.version == 1 else _amendment(r.body)
+        change = r.change or ("signed off" if r.version == 1 else _amendment(r.body))
         out.append(m.Version(r.version, name(r.signed_off_by_id), ctx.local(r.signed_off_at), change))
     return tuple(out)
 
 
 def _amendment(body: str) -> str:
-    """What a later version added: its last addendum's heading and line (see flows/due.py)."""
-    _, _, tail = body.rpartition("*Addendum ")
-    return ("Addendum " + tail.replace("*", "").strip()) if tail else "amended"
+    """What a version signed before migration 0010 added: its last addendum (see flows/due.py)."""
+    _, found, tail = body.rpartition("*Addendum ")
+    return ("Addendum " + tail.replace("*", "").strip())[:500] if found else "amended"
 
 
 async def _circulation(ctx: Ctx, child: Child, name: Name) -> tuple[m.Circulated, ...]:

@@ -1,14 +1,15 @@
 """Signed-off records read back outside a turn (the export command, the export folder, downloads).
 
-What is exported is the record as the database holds it now, under the number of its latest signed-off
-version, with every earlier version listed (record_model.Record.versions): an amendment is a new
-version, and the case-management system takes the newest.
+What is exported is a version as it was signed (`seal` keeps its typed content at signing), with
+today's circulation and every version listed (record_model.Record.versions): an amendment is a new
+version, and the case-management system takes the newest. Versions signed before migration 0010 kept
+no content and are rebuilt from the database as it stands.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +18,7 @@ from sqlmodel import col
 from dialogs import record_build
 from dialogs.engine import Ctx, Dialogs
 from dialogs.model import Actor, Card, Target, TargetKind, Turn, TurnKind
+from dialogs.record_json import ADAPTER
 from dialogs.record_model import Record
 from storage.models import Child, Discussion, RecordVersion
 
@@ -40,14 +42,28 @@ class Signed:
         return f"strategy-discussion-{safe}-d{r.discussion_number}-v{r.version}"
 
 
+async def seal(ctx: Ctx, child: Child, version: RecordVersion, change: str) -> None:
+    """Keeps the record as `version` signs it (its typed content, and what the version changed), so its
+    files say what the chair signed whatever happens later. `version` must be flushed (an id)."""
+    version.change = change
+    record = await record_build.build(ctx, child, version)
+    version.content = ADAPTER.dump_python(record, mode="json")
+
+
 async def signed(dialogs: Dialogs, session: AsyncSession, version: RecordVersion) -> Signed:
-    """The record of `version`'s child as it stands, numbered as that version."""
+    """The record of `version` as it was signed, with today's circulation (who has it, who
+    acknowledged) and list of versions. A version signed before its content was kept (migration
+    0010) is rebuilt from the database as it stands."""
     child = await session.get(Child, version.child_id)
     discussion = await session.get(Discussion, version.discussion_id)
     assert child is not None and discussion is not None  # foreign keys
     ctx = Ctx(dialogs, session, Turn(actor=SYSTEM, kind=TurnKind.COMMAND, channel="export"), dialogs.now())
     ctx.switch(discussion)
-    return Signed(version, await record_build.build(ctx, child, version))
+    if version.content is None:
+        return Signed(version, await record_build.build(ctx, child, version))
+    as_signed = ADAPTER.validate_python(version.content)
+    versions, circulation = await record_build.since_signing(ctx, child)
+    return Signed(version, replace(as_signed, versions=versions, circulation=circulation))
 
 
 async def latest_for(dialogs: Dialogs, session: AsyncSession, case_ref: str) -> list[Signed]:

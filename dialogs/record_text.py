@@ -49,13 +49,14 @@ async def assemble(ctx: Ctx, child: Child) -> str:
 
 
 def inert(text: str) -> str:
-    """Typed text made unable to act as the markdown subset: no bold, italic or code from its
-    characters, and none of its lines a heading or a bullet of the record's own. Readers see it as typed
-    (a zero-width space follows each marker; continuation lines are indented)."""
-    for marker in "*_~`":
+    """Typed text made unable to act as markdown on any surface: no bold, italic, code or link from
+    its characters, and none of its lines a heading or a bullet of the record's own. Readers see it as
+    typed (a zero-width space follows each marker and starts each line; continuation lines are
+    indented)."""
+    for marker in "*_~`[]()#>|":
         text = text.replace(marker, marker + ZWSP)
     lines = text.split("\n")
-    return "\n".join([lines[0], *(f"    {ZWSP}{line}" for line in lines[1:])])
+    return "\n".join([ZWSP + lines[0], *(f"    {ZWSP}{line}" for line in lines[1:])])
 
 
 def _when(at: datetime | None) -> str:
@@ -73,7 +74,7 @@ def render(r: m.Record, meeting_hours: float = 24) -> str:
         f"Convened: {r.convened_at:%d %b %Y %H:%M}; proposed {r.proposed_at:%d %b %Y %H:%M}",
         f"Started: {_when(r.started_at)}; decided: {_when(r.ended_at)}"
         + (f" ({r.minutes} minutes)" if r.minutes is not None else ""),
-        f"Chair: {r.chair}" + next((f" ({a.role})" for a in r.attendance if a.chair), ""),
+        f"Chair: {inert(r.chair)}" + next((f" ({a.role})" for a in r.attendance if a.chair), ""),
     ]
     if r.siblings:
         out.append(
@@ -84,7 +85,7 @@ def render(r: m.Record, meeting_hours: float = 24) -> str:
 
     out.append("\n*Attendance*")
     for a in r.attendance:
-        out.append(f"- {a.name}, {a.role}, {a.agency}: {TOOK_PART_LABELS[a.took_part]}")
+        out.append(f"- {inert(a.name)}, {a.role}, {a.agency}: {TOOK_PART_LABELS[a.took_part]}")
     said = {True: "yes", False: "no", None: "not answered"}
     out.append("Circumstances: " + "; ".join(f"{label}: {said[v]}" for label, v in r.circumstances.items()))
     out.append(f"Quorum: {'met' if r.quorum_met else 'NOT met'}")
@@ -96,7 +97,9 @@ def render(r: m.Record, meeting_hours: float = 24) -> str:
     if apologies:
         out.append("\n*Apologies and agencies not present*")
         for a in apologies:
-            out.append(f"- {a.name} ({a.agency}): {inert(a.reason) if a.reason else 'no reason given'}")
+            out.append(
+                f"- {inert(a.name)} ({a.agency}): {inert(a.reason) if a.reason else 'no reason given'}"
+            )
             if a.directions:
                 out.append(f"  Directions given: {inert(a.directions)}")
 
@@ -109,7 +112,7 @@ def render(r: m.Record, meeting_hours: float = 24) -> str:
         out.append(f"_{agency}_")
         for c in cs:
             via = " (by phone, entered by the chair)" if c.entered_by_chair else ""
-            out.append(f"- {c.by}{via}, {c.at:%d %b %H:%M}, stage {c.stage}: {inert(c.text)}")
+            out.append(f"- {inert(c.by)}{via}, {c.at:%d %b %H:%M}, stage {c.stage}: {inert(c.text)}")
     if not r.contributions:
         out.append("- none recorded")
 
@@ -146,7 +149,7 @@ def render(r: m.Record, meeting_hours: float = 24) -> str:
     out.append("\n*Actions*")
     for act in r.actions:
         out.append(
-            f"- {inert(act.description)} - {act.owner} ({act.owner_agency}), "
+            f"- {inert(act.description)} - {inert(act.owner)} ({act.owner_agency}), "
             f"due {act.due_on:%d %b %Y}, {act.status}"
         )
     if not r.actions:

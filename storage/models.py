@@ -306,6 +306,10 @@ class RecordVersion(SQLModel, table=True):
     child_id: int = Field(foreign_key="child.id", index=True)
     version: int
     body: str = _text()  # the assembled record (markdown subset)
+    # The record as signed (dialogs.record_model.Record as JSON): exports render this version, not
+    # today's data. NULL for versions signed before migration 0010, which are rebuilt when exported.
+    content: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    change: str | None = _text(default=None)  # what this version changed ("signed off", an addendum)
     created_at: datetime = _now()
     signed_off_by_id: int | None = Field(default=None, foreign_key="person.id")
     signed_off_at: datetime | None = _ts(default=None)

@@ -188,20 +188,24 @@ async def test_a_folder_that_cannot_be_written_is_tried_again_and_holds_up_nothi
     assert report.sent == 3 and dep.files() == {f"strategy-discussion-{r}-d1-v1.json" for r in REFS}
 
 
-async def test_a_version_amended_before_its_card_was_sent_is_not_written_under_the_old_number(
-    sqlite_db, tmp_path
-):
-    """Both versions queued before any drain: the record built now holds the amendment, so only version
-    2 carries it; version 1 is not written as a file that would claim to be version 1."""
+async def test_a_version_amended_before_its_card_was_sent_is_written_as_it_was_signed(sqlite_db, tmp_path):
+    """Both versions queued before any drain: each is written as it was signed (version 1 without the
+    amendment, version 2 with it), since each version keeps its own content."""
     dep, did = await sign_off_siblings(sqlite_db, tmp_path, formats=(Format.JSON,))
     await amend_eldest(dep, did)
     report = await dep.restart_and_drain()
     assert report.failed == 0
     assert dep.files() == {
+        "strategy-discussion-LL-3001-d1-v1.json",
         "strategy-discussion-LL-3001-d1-v2.json",
         "strategy-discussion-LL-3002-d1-v1.json",
         "strategy-discussion-LL-3003-d1-v1.json",
     }
+    first, second = (
+        json.loads((dep.out / f"strategy-discussion-LL-3001-d1-v{n}.json").read_text()) for n in (1, 2)
+    )
+    assert (first["version"], second["version"]) == (1, 2)
+    assert [v["version"] for v in second["versions"]] == [1, 2]
 
 
 async def test_without_the_setting_nothing_is_queued_and_no_surface_is_added(db, tmp_path):

@@ -61,3 +61,30 @@ async def test_typed_text_cannot_forge_the_records_own_lines_in_the_chat_text(db
         line.startswith(("*Record of strategy discussion: LL-9999", "- not a bullet")) for line in lines
     )
     assert "*\u200bSigned off*\u200b" in text  # shown as typed, but not bold
+
+
+async def test_a_signed_version_exports_what_was_signed_not_what_happened_since(db):
+    """LL-3001's record (version 2) is exported as signed even after its action was marked done;
+    circulation and the list of versions are today's."""
+    from sqlalchemy import select
+
+    from dialogs.record_export import latest_for
+    from storage.models import Action
+
+    walk = await three_siblings(db)
+    async with db.session() as s:
+        action = (await s.execute(select(Action))).scalars().one()
+        action.status = "done"  # after the sign-off (LL-3001's action; LL-3001 was amended since)
+    async with db.read() as s:
+        eldest = (await latest_for(walk.drv.dialogs, s, "LL-3001"))[0].record
+    assert eldest.version == 2 and [a.status for a in eldest.actions] == ["open"]  # as version 2 signed it
+    assert [v.change for v in eldest.versions][0] == "signed off"
+    assert eldest.versions[1].change.startswith("Addendum ") and AMENDMENT in eldest.versions[1].change
+
+
+def test_typed_links_and_leading_bullets_are_inert_in_the_chat_text():
+    from dialogs.record_text import inert
+
+    shown = inert("- [click](https://example.org)\n# heading")
+    assert "[click](" not in shown and not shown.startswith("-") and "\n#" not in shown
+    assert shown.replace("\u200b", "").replace("\n    ", "\n") == "- [click](https://example.org)\n# heading"

@@ -69,7 +69,9 @@ class ExportFolder:
             version = await session.get(RecordVersion, version_id)
             if version is None:
                 raise DeliveryError(f"export: no record version {version_id}", retryable=False)
-            if await _superseded(session, version):
+            # A version signed before its content was kept is rebuilt from today's data: written as
+            # its newer version only. A version kept as signed is written as it is.
+            if version.content is None and await _superseded(session, version):
                 log.info("export: record version %s was amended before it was written; skipped", version_id)
                 return
             record = await signed(self.dialogs, session, version)
@@ -82,6 +84,10 @@ class ExportFolder:
             raise DeliveryError(
                 f"export: cannot write to RECORD_EXPORT_DIR ({exc.strerror or type(exc).__name__})",
                 retryable=True,
+            ) from exc
+        except Exception as exc:  # cannot render (a broken council template): trying again will not help
+            raise DeliveryError(
+                f"export: cannot render the record ({type(exc).__name__})", retryable=False
             ) from exc
         finally:  # each file written is audited, even when a later one failed (it is written again)
             if written:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlmodel import col
 
+from bot.delivery import DeliveryError
 from bot.records import files
 from bot.records.formats import Format, render
 from dialogs.engine import Dialogs
@@ -83,7 +84,13 @@ class ChairRecords:
         take CPU time the event loop (Slack's 3-second acknowledgements) must not wait for."""
         out = []
         for fmt in formats or self.formats:
-            data = await asyncio.to_thread(render, record.record, fmt)
+            try:
+                data = await asyncio.to_thread(render, record.record, fmt)
+            except Exception as exc:  # a broken council template, no Pango: trying again will not help,
+                # and waiting would hold up the chair's reminders in the same lane
+                raise DeliveryError(
+                    f"record files: cannot render {fmt} ({type(exc).__name__})", retryable=False
+                ) from exc
             out.append(File(fmt, files.file_name(record, fmt), data))
         return out
 

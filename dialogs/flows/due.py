@@ -21,9 +21,10 @@ from dialogs.flows.registry import on
 from dialogs.lifecycle import DEADLINE, Act, DueKind, DueState
 from dialogs.model import Card, Form, Input, InputKind, Option, TurnKind
 from dialogs.moments import next_moment
-from dialogs.record_export import export_cards
+from dialogs.record_export import export_cards, seal
+from dialogs.record_text import inert
 from dialogs.validate import DialogError, Fields, refill
-from storage.models import ActionChild, DueItem, RecordVersion
+from storage.models import ActionChild, Child, DueItem, RecordVersion
 
 SNOOZE, REASON = "due.snooze", "due.missed_reason"
 TOMORROW = "tomorrow"
@@ -202,7 +203,8 @@ async def _add_to_signed_record(ctx: Ctx, item: DueItem, reason: str) -> list[Re
         for_action = select(col(ActionChild.child_id)).where(col(ActionChild.action_id) == int(item.subject))
         whose = set((await ctx.session.execute(for_action)).scalars())
     what = ctx.procedure.deadline_label(item.kind, in_sentence=True)
-    addendum = f"\n\n*Addendum {when(ctx.now, ctx.dialogs.tz)}: timescale not met*\n- {what}: {reason}"
+    change = f"Addendum {when(ctx.now, ctx.dialogs.tz)}: timescale not met: {what}: {reason}"
+    addendum = f"\n\n*Addendum {when(ctx.now, ctx.dialogs.tz)}: timescale not met*\n- {what}: {inert(reason)}"
     amended = []
     for child_id, record in latest.items():  # none yet: the record, assembled later, shows the reason
         if whose is not None and child_id not in whose:
@@ -221,6 +223,10 @@ async def _add_to_signed_record(ctx: Ctx, item: DueItem, reason: str) -> list[Re
     ctx.session.add_all(amended)
     if amended:
         await ctx.session.flush()  # their ids, for the export folder's cards
+    for version in amended:
+        child = await ctx.session.get(Child, version.child_id)
+        assert child is not None  # a foreign key
+        await seal(ctx, child, version, change)  # the new version as the chair signs it now
     return amended
 
 

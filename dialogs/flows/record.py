@@ -23,8 +23,8 @@ from dialogs.flows.registry import on
 from dialogs.lifecycle import Act, State
 from dialogs.model import Button, Card, Form, Input, InputKind, Option, TurnKind
 from dialogs.quorum import PRESENT, agencies_to_tell
-from dialogs.record_export import export_cards
-from dialogs.record_text import assemble, assemble_all
+from dialogs.record_export import export_cards, seal
+from dialogs.record_text import assemble, assemble_all, inert
 from dialogs.record_to_chair import files_card
 from dialogs.validate import DialogError, Fields, Stale, refill
 from storage.models import Child, Circulation, OutcomeTold, RecordVersion
@@ -178,6 +178,7 @@ async def _sign(ctx: Ctx, child: Child) -> RecordVersion:
     )
     ctx.session.add(record)
     await ctx.session.flush()
+    await seal(ctx, child, record, "signed off")
     await ctx.audit("record.signed_off", record_id=record.id, version=version, child_id=child.id)
     return record
 
@@ -221,7 +222,8 @@ async def _outcome_text(ctx: Ctx, child: Child) -> str:
     held = f" held on {ctx.d.held_on:%d %b %Y}" if ctx.d.held_on else ""
     return (
         f"The strategy discussion about case *{child.case_ref}*{held} decided: "
-        f"*{outcome.label}*.\nReasons: {decision.reasons}\nPlease contact the chair for anything further."
+        f"*{outcome.label}*.\nReasons: {inert(decision.reasons)}\n"
+        "Please contact the chair for anything further."
     )
 
 
