@@ -40,23 +40,18 @@ async def three_siblings(db) -> Walk:
     await decide_each(drv, did, kids)
     signed = await plan_and_sign(drv, did, kids)
     assert "Signed off 3 records" in one(signed, TargetKind.EPHEMERAL).text
-    # The outcome is told late for LL-3001: the chair's reason amends that record (version 2).
-    drv.clock.advance(days=3)
-    async with db.read() as s:
-        eldest = (await s.execute(select(Child).where(Child.case_ref == "LL-3001"))).scalars().one()
-        item = (
-            (
-                await s.execute(
-                    select(DueItem).where(
-                        DueItem.child_id == eldest.id, DueItem.kind == "outcome_notification"
-                    )
-                )
-            )
-            .scalars()
-            .one()
-        )
-    await drv.fill("chair", "due.missed_reason", f"{did}:{item.id}", will="not", reason=AMENDMENT)
+    await amend_eldest(drv, db, did)
     async with db.read() as s:
         records = {ref: (await latest_for(drv.dialogs, s, ref))[0] for ref in REFS}
     assert records["LL-3001"].record.version == 2
     return Walk(drv, did, records)
+
+
+async def amend_eldest(drv: Driver, db, did: int) -> None:
+    """The outcome told late for LL-3001: the chair's reason amends that record (version 2)."""
+    drv.clock.advance(days=3)
+    async with db.read() as s:
+        eldest = (await s.execute(select(Child).where(Child.case_ref == "LL-3001"))).scalars().one()
+        told = select(DueItem).where(DueItem.child_id == eldest.id, DueItem.kind == "outcome_notification")
+        item = (await s.execute(told)).scalars().one()
+    await drv.fill("chair", "due.missed_reason", f"{did}:{item.id}", will="not", reason=AMENDMENT)

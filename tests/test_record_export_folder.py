@@ -30,8 +30,9 @@ from bot.web import build_app
 from dialogs.model import Card, Target, TargetKind
 from dialogs.record_export import EXPORT_PLACE, export_cards, exported_version
 from storage import claims
-from storage.models import AuditEvent, Child, DueItem, Outbox, RecordVersion
+from storage.models import AuditEvent, Outbox, RecordVersion
 from storage.types import utcnow
+from tests import records
 from tests.engine_helpers import make_driver
 from tests.records import AMENDMENT, SPECIAL, TYPED
 from tests.test_siblings import REFS, convene_siblings, decide_each, plan_and_sign
@@ -72,22 +73,7 @@ async def sign_off_siblings(db, tmp_path, formats=FORMATS):
 
 
 async def amend_eldest(dep, did: int) -> None:
-    """The outcome told late for LL-3001: the chair's reason amends that record (version 2)."""
-    dep.drv.clock.advance(days=3)
-    async with dep.db.read() as s:
-        eldest = (await s.execute(select(Child).where(Child.case_ref == "LL-3001"))).scalars().one()
-        item = (
-            (
-                await s.execute(
-                    select(DueItem).where(
-                        DueItem.child_id == eldest.id, DueItem.kind == "outcome_notification"
-                    )
-                )
-            )
-            .scalars()
-            .one()
-        )
-    await dep.drv.fill("chair", "due.missed_reason", f"{did}:{item.id}", will="not", reason=AMENDMENT)
+    await records.amend_eldest(dep.drv, dep.db, did)
 
 
 async def export_entries(db) -> list[AuditEvent]:
