@@ -93,6 +93,8 @@ async def build(ctx: Ctx, child: Child, signed: RecordVersion | None = None) -> 
             took_part=_took_part(x.status, x.how),
             reason=x.reason,
             directions=x.directions,
+            role_id=x.role,
+            agency_id=x.agency,
         )
         for x in parts
     )
@@ -118,6 +120,7 @@ async def build(ctx: Ctx, child: Child, signed: RecordVersion | None = None) -> 
         requirements=tuple(m.Requirement(n.label, n.met, n.note) for n in required_attendees(p, d, parts)),
         circumstances={c.label: v for c, v in zip(p.circumstances, circumstances(d).values(), strict=True)},
         category=p.category(d.category).label,
+        category_id=d.category,
         concern=d.concern,
         contributions=await _contributions(ctx, child, name, agency),
         decision=None
@@ -215,6 +218,7 @@ async def _contributions(ctx: Ctx, child: Child, name: Name, agency: Label) -> t
             stage=c.stage,
             text=c.text,
             entered_by_chair=c.via == "phone_entered_by_chair",
+            agency_id=c.agency,
         )
         for c in (await ctx.session.execute(query)).scalars()
     )
@@ -302,15 +306,17 @@ async def _conference(ctx: Ctx, child: Child) -> m.Conference | None:
     series = await ctx.session.get(Series, child.series_id)
     if icpc is None or series is None:
         return None
-    held, days, band = series.icpc_held_on, None, None
+    held, days, band, start = series.icpc_held_on, None, None, None
     decided = await ctx.session.get(Child, icpc.child_id) if icpc.child_id is not None else None
-    if held is not None and decided is not None:
-        first = await ctx.session.get(Discussion, decided.discussion_id)
-        if first is not None and first.held_on is not None:
-            days = clock.working_days_between(first.held_on, held, ctx.dialogs.nation)
-            band = census_band(days)
+    first = await ctx.session.get(Discussion, decided.discussion_id) if decided is not None else None
+    if first is not None:
+        start = first.held_on  # the ICPC item lives on the series' first S47 discussion
+    if held is not None and start is not None:
+        days = clock.working_days_between(start, held, ctx.dialogs.nation)
+        band = census_band(days)
     return m.Conference(
         target=ctx.local(icpc.due_at).date(),
+        s47_start_on=start,
         held_on=held,
         working_days=days,
         band=band,

@@ -47,6 +47,8 @@ class Attendee:
     took_part: TookPart
     reason: str | None = None  # why they declined or were absent
     directions: str | None = None  # a police manager's directions when not attending
+    role_id: str = ""  # the procedure file's ids, which a council's renaming of labels leaves alone
+    agency_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class Contribution:
     stage: str
     text: str
     entered_by_chair: bool = False  # given by phone, entered by the chair
+    agency_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -127,8 +130,9 @@ class Conference:
     """The initial child protection conference of the child's series."""
 
     target: date
+    s47_start_on: date | None = None  # the day of the discussion that decided S47 (the census's start)
     held_on: date | None = None
-    working_days: int | None = None  # from the discussion that decided S47 to the day held
+    working_days: int | None = None  # from s47_start_on to the day held
     band: str | None = None  # the census band: 0-10, 11-15, 16-20, 21+
     not_required: str | None = None  # the reason, when it is not required
 
@@ -189,3 +193,4 @@ class Record:
     signed_off_at: datetime | None = None
     versions: tuple[Version, ...] = ()  # every version signed off, the first first
     circulation: tuple[Circulated, ...] = field(default=())
+    category_id: str = ""

@@ -39,6 +39,10 @@ async def test_every_record_of_a_sibling_meeting_validates_and_holds_its_own_dec
     )
     assert eldest["plan"] and middle["plan"] is None and middle["decision"]["reconvene_on"] == "2026-12-15"
     assert eldest["conference"]["target"] and youngest["conference"] is None
+    assert eldest["conference"]["s47_start_on"] == "2026-11-24"  # the census's S47 start
+    # The procedure's ids beside its labels, for integration mappings a renamed label must not break.
+    assert eldest["category_id"] == "physical"
+    assert {a["agency_id"] for a in eldest["attendance"]} == {"social_care", "police", "health"}
     # What parents and child are told: from the plan for S47, from the decision otherwise (or not said).
     assert eldest["parents_told"] == "Told now: Social worker visits today."
     assert youngest["parents_told"] == "Mother told by the social worker, by phone, today."
