@@ -48,15 +48,16 @@ async def assemble(ctx: Ctx, child: Child) -> str:
     return render(await record_build.build(ctx, child), ctx.procedure.timescales.meeting_within_hours)
 
 
-def inert(text: str) -> str:
+def inert(text: str, *, line_start: bool = False) -> str:
     """Typed text made unable to act as markdown on any surface: no bold, italic, code or link from
-    its characters, and none of its lines a heading or a bullet of the record's own. Readers see it as
-    typed (a zero-width space follows each marker and starts each line; continuation lines are
-    indented)."""
-    for marker in "*_~`[]()#>|":
+    its characters, and none of its lines a heading, quote or bullet of the record's own. Readers see
+    it as typed: a zero-width space follows each marker and starts each continuation line (indented),
+    and the first line too when the text starts a line of the record (`line_start`)."""
+    for marker in "*_~`[]":
         text = text.replace(marker, marker + ZWSP)
     lines = text.split("\n")
-    return "\n".join([ZWSP + lines[0], *(f"    {ZWSP}{line}" for line in lines[1:])])
+    first = ZWSP + lines[0] if line_start else lines[0]
+    return "\n".join([first, *(f"    {ZWSP}{line}" for line in lines[1:])])
 
 
 def _when(at: datetime | None) -> str:
@@ -103,7 +104,7 @@ def render(r: m.Record, meeting_hours: float = 24) -> str:
             if a.directions:
                 out.append(f"  Directions given: {inert(a.directions)}")
 
-    out.append(f"\n*The concern* ({r.category})\n{inert(r.concern)}")
+    out.append(f"\n*The concern* ({r.category})\n{inert(r.concern, line_start=True)}")
     out.append("\n*Information shared, by agency*")
     by_agency: dict[str, list[m.Contribution]] = {}
     for c in r.contributions:
@@ -167,9 +168,11 @@ def render(r: m.Record, meeting_hours: float = 24) -> str:
             if dl.reason:
                 line += f"; reason: {inert(dl.reason)}"
             out.append(line)
-    out.append(f"\n*Monitoring*\n{inert(r.monitoring) if r.monitoring else 'not yet recorded'}")
+    out.append(
+        f"\n*Monitoring*\n{inert(r.monitoring, line_start=True) if r.monitoring else 'not yet recorded'}"
+    )
     if r.closed_reason:
-        out.append(f"\n*Closed*\n{inert(r.closed_reason)}")
+        out.append(f"\n*Closed*\n{inert(r.closed_reason, line_start=True)}")
     return "\n".join(out)
 
 

@@ -89,6 +89,7 @@ async def test_a_signed_version_exports_what_was_signed_not_what_happened_since(
 def test_typed_links_and_leading_bullets_are_inert_in_the_chat_text():
     from dialogs.record_text import inert
 
-    shown = inert("- [click](https://example.org)\n# heading")
+    shown = inert("- [click](https://example.org)\n# heading", line_start=True)
     assert "[click](" not in shown and not shown.startswith("-") and "\n#" not in shown
+    assert inert("Agreed (item 1): 10 > 9 # yes") == "Agreed (item 1): 10 > 9 # yes"  # mid-line: as typed
     assert shown.replace("\u200b", "").replace("\n    ", "\n") == "- [click](https://example.org)\n# heading"
