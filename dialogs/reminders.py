@@ -34,7 +34,7 @@ from sqlmodel import col
 from dialogs import moments
 from dialogs.cards_json import card_to_dict
 from dialogs.clock import say_when as when
-from dialogs.deadlines import CHILD_KINDS
+from dialogs.deadline_wants import CHILD_KINDS
 from dialogs.lifecycle import DEADLINE, Act, Deadline, DueKind, Escalate, State
 from dialogs.model import Button, Card, Ref, Target, TargetKind
 from dialogs.moments import DUE_DAY, ESCALATED, OVERDUE, REMINDED

@@ -4,7 +4,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from dialogs.deadlines import CHILD_KINDS, refresh_series
+from dialogs.deadline_wants import CHILD_KINDS
+from dialogs.deadlines import refresh_series
 from dialogs.model import Card, Target, TargetKind
 from dialogs.procedure import Procedure, load_procedure
 from storage.models import Child, Discussion, DueItem, Participant, Person, Series

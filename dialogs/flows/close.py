@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from dialogs.clock import say_when as when
-from dialogs.deadlines import End, end_item
+from dialogs.deadline_wants import End
+from dialogs.deadlines import end_item
 from dialogs.engine import Ctx
 from dialogs.flows.registry import on
 from dialogs.lifecycle import DEADLINE, Act, DueKind, DueState, State

@@ -10,7 +10,8 @@ after the due date); the series keeps it for the census's ICPCnotRequired.
 from __future__ import annotations
 
 from dialogs.clock import say_when as when
-from dialogs.deadlines import End, end_item, series_icpc
+from dialogs.deadline_wants import End
+from dialogs.deadlines import end_item, series_icpc
 from dialogs.engine import Ctx
 from dialogs.flows.registry import on
 from dialogs.lifecycle import Act, DueState

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from dialogs.clock import say_when as when
-from dialogs.deadlines import End, end_item
+from dialogs.deadline_wants import End
+from dialogs.deadlines import end_item
 from dialogs.due_list import DueStatus, due_listing
 from dialogs.engine import Ctx
 from dialogs.flows.registry import on

@@ -16,7 +16,7 @@ from sqlmodel import col
 
 from dialogs import clock
 from dialogs.children import ident
-from dialogs.deadlines import outcome_told
+from dialogs.deadline_wants import outcome_told
 from dialogs.engine import Ctx
 from dialogs.flows.plan import needs_plan, plan_gaps
 from dialogs.flows.registry import on
