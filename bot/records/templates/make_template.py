@@ -15,34 +15,28 @@ the committed file can be checked against it (tests/test_record_documents.py).
 
 from __future__ import annotations
 
-import io
-import zipfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 import docx
-from docx.enum.section import WD_ORIENT
-from docx.enum.table import WD_TABLE_ALIGNMENT
-from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.opc.constants import RELATIONSHIP_TYPE as RT
-from docx.oxml import OxmlElement
-from docx.oxml.ns import qn
-from docx.shared import Cm, Pt, RGBColor
-from docx.table import Table
+
+from bot.records.templates.docx_parts import (
+    header_and_footer,
+    page_and_styles,
+    pairs,
+    repeating,
+    reproducible,
+    section,
+    tag,
+)
 
 HERE = Path(__file__).resolve().parent
 TEMPLATE = HERE / "record.docx"
-FIXED = datetime(2026, 1, 1, tzinfo=UTC)  # the template's own dates: the same on every build
-FONT = "Arial"
-INK = RGBColor(0x1F, 0x2A, 0x44)
-SHADE = "D9E2F3"  # header cells
-WIDTH = 17.0  # cm between the margins of an A4 page
 
 
 def build() -> bytes:
     doc = docx.Document()
-    _page_and_styles(doc)
-    _header_and_footer(doc)
+    page_and_styles(doc)
+    header_and_footer(doc)
 
     doc.add_heading("Record of strategy discussion", level=1)
     p = doc.add_paragraph(
@@ -55,8 +49,8 @@ def build() -> bytes:
         "record; this is the record as signed off in the strategy discussion."
     ).runs[0].italic = True
 
-    _section(doc, "Details of the discussion")
-    _pairs(
+    section(doc, "Details of the discussion")
+    pairs(
         doc,
         [
             ("Case reference", "{{ case_ref }}"),
@@ -82,8 +76,8 @@ def build() -> bytes:
         ],
     )
 
-    _section(doc, "Attendance")
-    _rows(
+    section(doc, "Attendance")
+    repeating(
         doc,
         ["Name", "Role", "Agency", "How they took part"],
         ["{{ a.name }}", "{{ a.role }}", "{{ a.agency }}", "{{ a.how }}{% if a.chair %} (chair){% endif %}"],
@@ -91,8 +85,8 @@ def build() -> bytes:
         [3.5, 5.0, 3.5, 5.0],
     )
 
-    _section(doc, "Apologies and agencies not present")
-    _rows(
+    section(doc, "Apologies and agencies not present")
+    repeating(
         doc,
         ["Name", "Agency", "Reason", "Directions given"],
         ["{{ a.name }}, {{ a.role }}", "{{ a.agency }}", "{{ a.reason }}", "{{ a.directions }}"],
@@ -101,9 +95,9 @@ def build() -> bytes:
         empty="None: everyone invited took part.",
     )
 
-    _section(doc, "Quorum and required roles")
+    section(doc, "Quorum and required roles")
     doc.add_paragraph("Quorum: {{ quorum }}").runs[0].bold = True
-    _rows(
+    repeating(
         doc,
         ["Requirement", "Met", "Note"],
         ["{{ q.label }}", "{{ q.met }}", "{{ q.note }}"],
@@ -111,7 +105,7 @@ def build() -> bytes:
         [10.0, 2.0, 5.0],
     )
     doc.add_heading("Circumstances of the case", level=3)
-    _rows(
+    repeating(
         doc,
         ["Circumstance", "Answer"],
         ["{{ c.label }}", "{{ c.answer }}"],
@@ -119,14 +113,14 @@ def build() -> bytes:
         [12.0, 5.0],
     )
 
-    _section(doc, "The concern")
+    section(doc, "The concern")
     doc.add_paragraph("Category: {{ category }}").runs[0].bold = True
     doc.add_paragraph("{{ concern }}")
 
-    _section(doc, "Information shared by agency")
-    _tag(doc, "{%p for g in information %}")
+    section(doc, "Information shared by agency")
+    tag(doc, "{%p for g in information %}")
     doc.add_heading("{{ g.agency }}", level=3)
-    _rows(
+    repeating(
         doc,
         ["Who and when", "Information"],
         [
@@ -137,14 +131,14 @@ def build() -> bytes:
         [4.5, 12.5],
         guard=False,
     )
-    _tag(doc, "{%p endfor %}")
-    _tag(doc, "{%p if not information %}")
+    tag(doc, "{%p endfor %}")
+    tag(doc, "{%p if not information %}")
     doc.add_paragraph("None recorded.")
-    _tag(doc, "{%p endif %}")
+    tag(doc, "{%p endif %}")
 
-    _section(doc, "Decision")
-    _tag(doc, "{%p if decision %}")
-    _pairs(
+    section(doc, "Decision")
+    tag(doc, "{%p if decision %}")
+    pairs(
         doc,
         [
             ("Decision", "{{ decision.label }}"),
@@ -164,13 +158,13 @@ def build() -> bytes:
             ),
         ],
     )
-    _tag(doc, "{%p else %}")
+    tag(doc, "{%p else %}")
     doc.add_paragraph("No decision recorded.")
-    _tag(doc, "{%p endif %}")
+    tag(doc, "{%p endif %}")
 
-    _section(doc, "S47 plan")
-    _tag(doc, "{%p if plan %}")
-    _rows(
+    section(doc, "S47 plan")
+    tag(doc, "{%p if plan %}")
+    repeating(
         doc,
         ["Planning item", "Agreed answer"],
         ["{{ i.label }}", "{{ i.answer }}"],
@@ -178,15 +172,15 @@ def build() -> bytes:
         [7.0, 10.0],
         guard=False,
     )
-    _tag(doc, "{%p else %}")
+    tag(doc, "{%p else %}")
     doc.add_paragraph("{{ no_plan }}")
-    _tag(doc, "{%p endif %}")
+    tag(doc, "{%p endif %}")
 
-    _section(doc, "What parents, carers and the child are told")
+    section(doc, "What parents, carers and the child are told")
     doc.add_paragraph("{{ parents_told }}")
 
-    _section(doc, "Actions")
-    _rows(
+    section(doc, "Actions")
+    repeating(
         doc,
         ["Action", "Owner", "Agency", "Due", "Status"],
         [
@@ -201,8 +195,8 @@ def build() -> bytes:
         empty="None agreed.",
     )
 
-    _section(doc, "Deadlines")
-    _rows(
+    section(doc, "Deadlines")
+    repeating(
         doc,
         ["Deadline", "Due", "Outcome", "How it ended", "Reason"],
         [
@@ -217,9 +211,9 @@ def build() -> bytes:
         empty="None.",
     )
 
-    _section(doc, "Initial child protection conference")
-    _tag(doc, "{%p if conference %}")
-    _pairs(
+    section(doc, "Initial child protection conference")
+    tag(doc, "{%p if conference %}")
+    pairs(
         doc,
         [
             ("Target date", "{{ conference.target }}"),
@@ -234,23 +228,23 @@ def build() -> bytes:
             ("Not required because", "{{ conference.not_required }}", "conference.not_required"),
         ],
     )
-    _tag(doc, "{%p else %}")
+    tag(doc, "{%p else %}")
     doc.add_paragraph("No conference is due from this discussion.")
-    _tag(doc, "{%p endif %}")
+    tag(doc, "{%p endif %}")
 
-    _section(doc, "Next discussion")
+    section(doc, "Next discussion")
     doc.add_paragraph("Next strategy discussion by: {{ next_discussion_by }}")
 
-    _section(doc, "Monitoring")
+    section(doc, "Monitoring")
     doc.add_paragraph("{{ monitoring }}")
 
-    _tag(doc, "{%p if closed_reason %}")
-    _section(doc, "Closed")
+    tag(doc, "{%p if closed_reason %}")
+    section(doc, "Closed")
     doc.add_paragraph("{{ closed_reason }}")
-    _tag(doc, "{%p endif %}")
+    tag(doc, "{%p endif %}")
 
-    _section(doc, "Sign-off")
-    _pairs(
+    section(doc, "Sign-off")
+    pairs(
         doc,
         [
             ("Signed off by the chair", "{{ signed_off_by }}"),
@@ -259,8 +253,8 @@ def build() -> bytes:
         ],
     )
 
-    _section(doc, "Versions")
-    _rows(
+    section(doc, "Versions")
+    repeating(
         doc,
         ["Version", "Signed off by", "When", "What changed"],
         [
@@ -274,8 +268,8 @@ def build() -> bytes:
         empty="Not signed off yet.",
     )
 
-    _section(doc, "Circulation")
-    _rows(
+    section(doc, "Circulation")
+    repeating(
         doc,
         ["Sent to", "What", "Sent", "Acknowledged"],
         ["{{ c.name }}", "{{ c.what }}", "{{ c.sent_at }}", "{{ c.acknowledged_at }}"],
@@ -283,183 +277,7 @@ def build() -> bytes:
         [5.0, 2.5, 4.75, 4.75],
         empty="Not circulated yet.",
     )
-    return _reproducible(doc)
-
-
-def _page_and_styles(doc: docx.document.Document) -> None:
-    section = doc.sections[0]
-    section.orientation = WD_ORIENT.PORTRAIT
-    section.page_width, section.page_height = Cm(21.0), Cm(29.7)
-    for side in ("left_margin", "right_margin"):
-        setattr(section, side, Cm(2.0))
-    section.top_margin, section.bottom_margin = Cm(2.0), Cm(2.0)
-
-    # British English for the spelling checker and screen readers, Arial as most councils' forms use.
-    (rpr,) = doc.styles.element.xpath("w:docDefaults/w:rPrDefault/w:rPr")
-    (lang,) = rpr.xpath("w:lang")
-    lang.set(qn("w:val"), "en-GB")
-    lang.set(qn("w:eastAsia"), "en-GB")
-    normal = doc.styles["Normal"]
-    normal.font.name = FONT
-    normal.font.size = Pt(10)
-    normal.paragraph_format.space_after = Pt(4)
-    normal.paragraph_format.line_spacing = 1.1
-    for level, size in ((1, 16), (2, 12.5), (3, 11)):
-        style = doc.styles[f"Heading {level}"]
-        style.font.name = FONT
-        style.font.size = Pt(size)
-        style.font.bold = True
-        style.font.color.rgb = INK
-        style.paragraph_format.space_before = Pt(14 if level < 3 else 8)
-        style.paragraph_format.space_after = Pt(4)
-        style.paragraph_format.keep_with_next = True
-        # The theme's heading font would win over the name: say which font for every script.
-        rfonts = style.element.get_or_add_rPr().get_or_add_rFonts()
-        for attr in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
-            rfonts.attrib.pop(qn(attr), None)
-        for attr in ("w:ascii", "w:hAnsi", "w:cs"):
-            rfonts.set(qn(attr), FONT)
-
-    props = doc.core_properties
-    props.title = "Record of strategy discussion {{ case_ref }}, discussion {{ discussion_number }}"
-    props.subject = "Child protection strategy discussion"
-    props.language = "en-GB"
-    props.author = ""
-    props.last_modified_by = ""
-    props.comments = ""
-    props.revision = 1
-    props.created = props.modified = FIXED.replace(tzinfo=None)
-
-
-def _header_and_footer(doc: docx.document.Document) -> None:
-    section = doc.sections[0]
-    head = section.header.paragraphs[0]
-    head.text = "OFFICIAL-SENSITIVE"
-    head.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    head.runs[0].bold = True
-    foot = section.footer.paragraphs[0]
-    foot.text = "Record of strategy discussion {{ case_ref }}, discussion {{ discussion_number }}, "
-    foot.add_run("{{ version_label }}. Page ")
-    page = OxmlElement("w:fldSimple")
-    page.set(qn("w:instr"), "PAGE")
-    run = OxmlElement("w:r")
-    rpr = OxmlElement("w:rPr")
-    size = OxmlElement("w:sz")
-    size.set(qn("w:val"), "16")  # half-points: 8 pt, as the rest of the footer
-    rpr.append(size)
-    run.append(rpr)
-    t = OxmlElement("w:t")
-    t.text = "1"
-    run.append(t)
-    page.append(run)
-    foot._p.append(page)
-    foot.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    for r in foot.runs:
-        r.font.size = Pt(8)
-
-
-def _section(doc: docx.document.Document, heading: str) -> None:
-    doc.add_heading(heading, level=2)
-
-
-def _tag(doc: docx.document.Document, tag: str) -> None:
-    """A paragraph that holds only a docxtpl tag: docxtpl removes the paragraph itself."""
-    doc.add_paragraph(tag)
-
-
-def _pairs(doc: docx.document.Document, rows: list[tuple[str, ...]]) -> Table:
-    """A two-column table of label and value, as a form has; a third item is the row's condition."""
-    table = _table(doc, 2, [6.0, WIDTH - 6.0])
-    for label, value, *condition in rows:
-        if condition:
-            _tag_row(table, f"{{%tr if {condition[0]} %}}")
-        cells = table.add_row().cells
-        _header_cell(cells[0], label)
-        cells[1].text = value
-        if condition:
-            _tag_row(table, "{%tr endif %}")
-    return table
-
-
-def _rows(
-    doc: docx.document.Document,
-    headers: list[str],
-    cells: list[str],
-    loop: str,
-    widths: list[float],
-    empty: str | None = None,
-    guard: bool = True,
-) -> None:
-    """A table with a header row and one row per item of `loop` ("x in items"); when the list can be
-    empty, `empty` is said instead of an empty table."""
-    items = loop.split(" in ", 1)[1]
-    if guard and empty is not None:
-        _tag(doc, f"{{%p if {items} %}}")
-    table = _table(doc, len(headers), widths)
-    header = table.add_row()
-    _repeat_as_header(header)
-    for cell, text in zip(header.cells, headers, strict=True):
-        _header_cell(cell, text)
-    _tag_row(table, f"{{%tr for {loop} %}}")
-    for cell, text in zip(table.add_row().cells, cells, strict=True):
-        cell.text = text
-    _tag_row(table, "{%tr endfor %}")
-    if guard and empty is not None:
-        _tag(doc, "{%p else %}")
-        doc.add_paragraph(empty)
-        _tag(doc, "{%p endif %}")
-
-
-def _table(doc: docx.document.Document, columns: int, widths: list[float]) -> Table:
-    table = doc.add_table(rows=0, cols=columns)
-    table.style = doc.styles["Table Grid"]
-    table.alignment = WD_TABLE_ALIGNMENT.LEFT
-    table.autofit = False
-    for column, width in zip(table.columns, widths, strict=True):
-        column.width = Cm(width)
-    doc.add_paragraph()  # a table needs a paragraph between it and the next one
-    return table
-
-
-def _tag_row(table: Table, tag: str) -> None:
-    table.add_row().cells[0].text = tag
-
-
-def _header_cell(cell, text: str) -> None:
-    cell.text = ""
-    run = cell.paragraphs[0].add_run(text)
-    run.bold = True
-    shd = OxmlElement("w:shd")
-    shd.set(qn("w:val"), "clear")
-    shd.set(qn("w:color"), "auto")
-    shd.set(qn("w:fill"), SHADE)
-    cell._tc.get_or_add_tcPr().append(shd)
-
-
-def _repeat_as_header(row) -> None:
-    """Word repeats the row on each page and reads it to screen-reader users as the column headers."""
-    trpr = row._tr.get_or_add_trPr()
-    trpr.append(OxmlElement("w:tblHeader"))
-    cant_split = OxmlElement("w:cantSplit")
-    trpr.append(cant_split)
-
-
-def _reproducible(doc: docx.document.Document) -> bytes:
-    # python-docx's own default template carries a thumbnail of a blank page: drop it.
-    package = doc.part.package
-    for rid, rel in list(package.rels.items()):
-        if rel.reltype == RT.THUMBNAIL:
-            del package.rels[rid]
-    raw = io.BytesIO()
-    doc.save(raw)
-    out = io.BytesIO()
-    with zipfile.ZipFile(raw) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
-        for info in zin.infolist():
-            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = 0o644 << 16
-            zout.writestr(fixed, zin.read(info.filename))
-    return out.getvalue()
+    return reproducible(doc)
 
 
 if __name__ == "__main__":
