@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -66,16 +66,19 @@ async def signed(dialogs: Dialogs, session: AsyncSession, version: RecordVersion
     return Signed(version, replace(as_signed, versions=versions, circulation=circulation))
 
 
-async def latest_for(dialogs: Dialogs, session: AsyncSession, case_ref: str) -> list[Signed]:
-    """The latest signed-off record of each discussion about the child with `case_ref`, oldest first."""
-    newest = (
+def newest_signed(*where: ColumnElement[bool]) -> Select[int | None]:
+    """The id of each child's newest signed-off record version among those `where` selects."""
+    return (
         select(func.max(col(RecordVersion.id)))
-        .join(Child, col(Child.id) == col(RecordVersion.child_id))
-        .where(
-            func.lower(col(Child.case_ref)) == case_ref.lower(), col(RecordVersion.signed_off_at).is_not(None)
-        )
+        .where(col(RecordVersion.signed_off_at).is_not(None), *where)
         .group_by(col(RecordVersion.child_id))
     )
+
+
+async def latest_for(dialogs: Dialogs, session: AsyncSession, case_ref: str) -> list[Signed]:
+    """The latest signed-off record of each discussion about the child with `case_ref`, oldest first."""
+    named = select(col(Child.id)).where(func.lower(col(Child.case_ref)) == case_ref.lower())
+    newest = newest_signed(col(RecordVersion.child_id).in_(named))
     query = select(RecordVersion).where(col(RecordVersion.id).in_(newest)).order_by(col(RecordVersion.id))
     return [await signed(dialogs, session, v) for v in (await session.execute(query)).scalars()]
 

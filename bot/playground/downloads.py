@@ -13,7 +13,7 @@ import asyncio
 from dataclasses import dataclass
 
 from aiohttp import web
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -24,7 +24,7 @@ from bot.records.formats import Format, render
 from dialogs.engine import Ctx
 from dialogs.lifecycle import Who
 from dialogs.model import Actor, Turn, TurnKind
-from dialogs.record_export import signed
+from dialogs.record_export import newest_signed, signed
 from storage.models import Child, Discussion, RecordVersion
 
 LABELS = {Format.DOCX: "Word (DOCX)", Format.PDF: "PDF", Format.JSON: "JSON"}
@@ -57,13 +57,7 @@ async def may_see(services, session: AsyncSession, me: Actor, discussion: Discus
 
 async def _latest(session: AsyncSession, discussion_id: int) -> list[tuple[Child, RecordVersion]]:
     """Each child's latest signed-off version in this discussion, in the chair's order."""
-    newest = (
-        select(func.max(col(RecordVersion.id)))
-        .where(
-            col(RecordVersion.discussion_id) == discussion_id, col(RecordVersion.signed_off_at).is_not(None)
-        )
-        .group_by(col(RecordVersion.child_id))
-    )
+    newest = newest_signed(col(RecordVersion.discussion_id) == discussion_id)
     query = (
         select(Child, RecordVersion)
         .join(RecordVersion, col(RecordVersion.child_id) == col(Child.id))

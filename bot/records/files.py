@@ -85,14 +85,22 @@ def write(signed: Signed, fmt: Format, path: Path) -> Path:
 
 
 async def audit_export(
-    session: AsyncSession, signed: Signed, fmt: Format, destination: str, *, actor: str, channel: str
+    session: AsyncSession,
+    signed: Signed,
+    fmt: Format,
+    destination: str,
+    *,
+    actor: str,
+    channel: str,
+    action: str = EXPORTED,
 ) -> None:
-    """The audit entry of one export: which record version, which format, where (who: `actor`)."""
+    """The audit entry of one export (or download): which record version, which format, where (who:
+    `actor`)."""
     await audit.append(
         session,
         actor=actor,
         channel=channel,
-        action=EXPORTED,
+        action=action,
         discussion_id=signed.version.discussion_id,
         detail={
             "record_version_id": signed.version.id,

@@ -20,7 +20,6 @@ import asyncio
 import logging
 from pathlib import Path
 
-from sqlalchemy import func, select
 from sqlmodel import col
 
 from bot.delivery import DeliveryError
@@ -28,7 +27,7 @@ from bot.records import files
 from bot.records.formats import Format
 from dialogs.engine import Dialogs
 from dialogs.model import Card
-from dialogs.record_export import exported_version, signed
+from dialogs.record_export import exported_version, newest_signed, signed
 from storage.db import Database
 from storage.models import RecordVersion
 
@@ -100,7 +99,5 @@ class ExportFolder:
 
 async def _superseded(session, version: RecordVersion) -> bool:
     """Whether a later signed-off version of the same child's record exists."""
-    newest = select(func.max(col(RecordVersion.version))).where(
-        col(RecordVersion.child_id) == version.child_id, col(RecordVersion.signed_off_at).is_not(None)
-    )
-    return ((await session.execute(newest)).scalar() or 0) > version.version
+    newest = newest_signed(col(RecordVersion.child_id) == version.child_id)
+    return ((await session.execute(newest)).scalar() or 0) > (version.id or 0)

@@ -22,14 +22,13 @@ import hashlib
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlmodel import col
 
 from bot.delivery import DeliveryError
 from bot.records import files
 from bot.records.formats import Format, render
 from dialogs.engine import Dialogs
-from dialogs.record_export import Signed, signed
+from dialogs.record_export import Signed, newest_signed, signed
 from storage import refs
 from storage.db import Database
 from storage.models import RecordVersion
@@ -66,17 +65,11 @@ class ChairRecords:
             version = await session.get(RecordVersion, version_id)
             if version is None or version.signed_off_at is None:
                 return None
-            newest = (
-                await session.execute(
-                    select(RecordVersion)
-                    .where(
-                        col(RecordVersion.child_id) == version.child_id,
-                        col(RecordVersion.signed_off_at).is_not(None),
-                    )
-                    .order_by(col(RecordVersion.version).desc())
-                    .limit(1)
-                )
+            newest_id = (
+                await session.execute(newest_signed(col(RecordVersion.child_id) == version.child_id))
             ).scalar_one()
+            newest = await session.get(RecordVersion, newest_id)
+            assert newest is not None  # the id was just read
             return await signed(self.dialogs, session, newest)
 
     async def render(self, record: Signed, formats: tuple[Format, ...] | None = None) -> list[File]:

@@ -29,6 +29,7 @@ from aiohttp import web
 from microsoft_teams.cards import ActionSet, AdaptiveCard, OpenUrlAction, TeamsCardProperties, TextBlock
 
 from bot.delivery import DeliveryError
+from bot.records import files
 from bot.records.formats import Format
 from bot.records.links import Grant, Links, link_key
 from bot.records.to_chair import ChairRecords, sent_key
@@ -39,7 +40,6 @@ from bot.teams.sending import Sender, card_activity
 from dialogs.model import Card
 from dialogs.record_export import Signed
 from dialogs.record_to_chair import may_see
-from storage import audit
 from storage.models import RecordVersion
 
 log = logging.getLogger(__name__)
@@ -168,18 +168,14 @@ class RecordLinks:
             return _refused(REFUSED)
         [file] = await self.records.render(record, (grant.fmt,))
         async with self.services.db.session() as session:
-            await audit.append(
+            await files.audit_export(
                 session,
+                record,
+                grant.fmt,
+                WHERE,
                 actor=f"person:{grant.person_id}",
                 channel=PLATFORM,
                 action=DOWNLOADED,
-                discussion_id=record.version.discussion_id,
-                detail={
-                    "record_version_id": record.version.id,
-                    "version": record.version.version,
-                    "format": grant.fmt.value,
-                    "destination": WHERE,
-                },
             )
         return web.Response(
             body=file.data,
