@@ -98,8 +98,8 @@ async def build(ctx: Ctx, child: Child, signed: RecordVersion | None = None) -> 
         )
         for x in parts
     )
-    plan = await _plan(ctx, child) if outcome is not None and "plan" in outcome.requires else None
     planned = (await s.execute(select(Plan).where(col(Plan.child_id) == child.id))).scalar()
+    plan = await _plan(ctx, child, planned) if outcome is not None and "plan" in outcome.requires else None
     items = await _due_items(ctx, child)
     further = next((i for i in items if i.kind == DueKind.FURTHER_DISCUSSION), None)
     return m.Record(
@@ -224,8 +224,7 @@ async def _contributions(ctx: Ctx, child: Child, name: Name, agency: Label) -> t
     )
 
 
-async def _plan(ctx: Ctx, child: Child) -> m.Plan:
-    plan = (await ctx.session.execute(select(Plan).where(col(Plan.child_id) == child.id))).scalar()
+async def _plan(ctx: Ctx, child: Child, plan: Plan | None) -> m.Plan:
     rows = await ctx.session.execute(select(PlanItem).where(col(PlanItem.child_id) == child.id))
     items = {i.item: i for i in rows.scalars()}
     answers = []

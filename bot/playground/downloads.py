@@ -27,8 +27,6 @@ from dialogs.model import Actor, Turn, TurnKind
 from dialogs.record_export import newest_signed, signed
 from storage.models import Child, Discussion, RecordVersion
 
-LABELS = {Format.DOCX: "Word (DOCX)", Format.PDF: "PDF", Format.JSON: "JSON"}
-
 
 @dataclass(frozen=True)
 class Offer:
@@ -86,7 +84,7 @@ def section(found: list[Offer]) -> str:
         return ""
     rows = "".join(
         f"<li><strong>{esc(o.case_ref)}</strong> version {o.version}: "
-        + " · ".join(f'<a href="{esc(o.href(fmt))}" download>{esc(LABELS[fmt])}</a>' for fmt in Format)
+        + " · ".join(f'<a href="{esc(o.href(fmt))}" download>{esc(fmt.label)}</a>' for fmt in Format)
         + "</li>"
         for o in found
     )

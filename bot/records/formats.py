@@ -17,7 +17,13 @@ class Format(StrEnum):
     def media_type(self) -> str:
         return MEDIA_TYPES[self]
 
+    @property
+    def label(self) -> str:
+        """As people see it on a link or button."""
+        return LABELS[self]
 
+
+LABELS = {Format.DOCX: "Word (DOCX)", Format.PDF: "PDF", Format.JSON: "JSON"}
 MEDIA_TYPES = {
     Format.DOCX: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     Format.PDF: "application/pdf",

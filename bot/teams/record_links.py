@@ -30,7 +30,6 @@ from microsoft_teams.cards import ActionSet, AdaptiveCard, OpenUrlAction, TeamsC
 
 from bot.delivery import DeliveryError
 from bot.records import files
-from bot.records.formats import Format
 from bot.records.links import Grant, Links, link_key
 from bot.records.to_chair import ChairRecords, sent_key
 from bot.services import Services
@@ -47,7 +46,6 @@ log = logging.getLogger(__name__)
 ROUTE = "/records/{token}"
 WHERE = "teams-link"  # the audit entries' destination
 DOWNLOADED = "record.downloaded"  # the audit action of each file fetched through a link
-LABELS = {Format.DOCX: "Word (DOCX)", Format.PDF: "PDF", Format.JSON: "JSON"}
 REFUSED = "This link is not valid. Ask the chair of the discussion for the record."
 EXPIRED = "This link has expired. Ask the chair of the discussion for the record."
 _TOKEN_IN_PATH = re.compile(r"/records/[^\s\"?]+")
@@ -128,7 +126,7 @@ class RecordLinks:
             )
             buttons = [
                 OpenUrlAction(
-                    title=LABELS[fmt],
+                    title=fmt.label,
                     url=self.url(Grant(record.version.id or 0, fmt, person_id, expires)),
                 )
                 for fmt in self.records.formats
