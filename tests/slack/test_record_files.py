@@ -7,24 +7,20 @@ only. The files are DOCX and PDF when the renderers are there (bot/records/docx.
 before that (then they validate against docs/record.schema.json)."""
 
 import json
-from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from bot.records import to_chair
 from bot.records.formats import Format
-from storage import outbox
 from storage.models import AuditEvent, Child, Outbox, RecordVersion
-from tests.chair_files import FORMATS, check_file, file_names
+from tests.chair_files import FORMATS, check_file, file_names, send_again
 from tests.slack.conftest import button
 from tests.slack.test_siblings import REFS, convene, council, decide, submit  # noqa: F401 - a fixture
 
 CHAIR_DM = "DU0CHAIR"
 
 
-async def signed_off(slack, ids, monkeypatch) -> dict[str, RecordVersion]:
+async def signed_off(slack, ids) -> dict[str, RecordVersion]:
     """The siblings' discussion convened, decided, planned and signed off in Slack; their records."""
-    monkeypatch.setattr(to_chair, "FORMATS", FORMATS)
     walk = await convene(slack, ids)
     async with slack.services.db.read() as s:
         kids = {c.case_ref: c for c in (await s.execute(select(Child))).scalars()}
@@ -53,23 +49,6 @@ async def files_row(db) -> Outbox:
     return row
 
 
-async def send_again(slack, row: Outbox) -> None:
-    """The row taken again by the outbox, as after its lease ran out or its retry time came."""
-    async with slack.services.db.session() as s:
-        await s.execute(
-            update(Outbox)
-            .where(Outbox.id == row.id)
-            .values(
-                status=outbox.PENDING,
-                claimed_by=None,
-                claim_expires_at=None,
-                next_attempt_at=datetime.now(UTC),
-            )
-        )
-    report = await slack.services.sender.drain()
-    assert (report.sent, report.failed) == (1, 0)
-
-
 async def exported(db) -> list[dict]:
     async with db.read() as s:
         rows = (await s.execute(select(AuditEvent).where(AuditEvent.action == "record.exported"))).scalars()
@@ -79,7 +58,7 @@ async def exported(db) -> list[dict]:
 async def test_the_chair_gets_each_childs_record_as_files_in_their_dm(council, monkeypatch):  # noqa: F811
     slack, ids = council
     standin, db = slack.standin, slack.services.db
-    records = await signed_off(slack, ids, monkeypatch)
+    records = await signed_off(slack, ids)
 
     # One message per child in the chair's DM, carrying that child's files, named by the case
     # reference, the discussion's number and the version: never a name.
@@ -133,7 +112,7 @@ async def test_the_chair_gets_each_childs_record_as_files_in_their_dm(council, m
 
     # Sent again (a process killed after Slack took the files and before the row was marked sent, so
     # another takes the row after its lease): nothing is uploaded or audited twice.
-    await send_again(slack, row)
+    await send_again(slack.services, row)
     assert len(standin.uploads) == 3 * n and len(standin.called("files.completeUploadExternal")) == 3
     assert len(await exported(db)) == 3 * n
 
@@ -151,7 +130,7 @@ async def test_an_upload_refused_part_way_is_finished_later_once(council, monkey
         return complete(p)
 
     monkeypatch.setattr(standin, "_files_completeUploadExternal", then_refuse_the_next)
-    await signed_off(slack, ids, monkeypatch)
+    await signed_off(slack, ids)
     n = len(FORMATS)
     assert [u.filename for u in standin.files_in(CHAIR_DM)] == file_names(["LL-3001"])
     row = await files_row(db)
@@ -159,7 +138,7 @@ async def test_an_upload_refused_part_way_is_finished_later_once(council, monkey
     assert row.last_error == "slack files.completeUploadExternal: ratelimited"
     assert len(await exported(db)) == n  # the first child's files, as shared
 
-    await send_again(slack, row)
+    await send_again(slack.services, row)
     assert [u.filename for u in standin.files_in(CHAIR_DM)] == file_names(REFS)
     # The second child's first upload was never shared, so Slack shows it nowhere; it went again.
     unshared = [u.filename for u in standin.uploads.values() if u.channel is None]
@@ -175,7 +154,7 @@ async def test_a_chair_slack_cannot_give_the_files_to_is_told(council, monkeypat
     slack, ids = council
     standin = slack.standin
     standin.fail("files.completeUploadExternal", status=200, error="not_in_channel", times=1)
-    await signed_off(slack, ids, monkeypatch)
+    await signed_off(slack, ids)
     assert standin.files_in(CHAIR_DM) == []
     row = await files_row(slack.services.db)
     assert (row.status, row.last_error) == ("failed", "slack files.completeUploadExternal: not_in_channel")

@@ -12,16 +12,15 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from bot.records.formats import Format
 from bot.records.links import Grant, Links, link_key
 from bot.teams import cards as ac
 from dialogs.model import Ref, TargetKind
 from dialogs.procedure import load_procedure
-from storage import outbox
 from storage.models import AuditEvent, Outbox, PersonIdentity, RecordVersion
-from tests.chair_files import FORMATS, check_file, file_names
+from tests.chair_files import FORMATS, check_file, file_names, send_again
 from tests.engine_helpers import make_driver, one
 from tests.teams.conftest import TENANT, make_harness, personal_chat, user
 from tests.test_engine import answers
@@ -33,10 +32,7 @@ TITLE = f"Signed-off record files: {', '.join(REFS)}"
 
 
 @pytest.fixture
-async def bot(db, key, login_url, connector, monkeypatch):
-    from bot.records import to_chair
-
-    monkeypatch.setattr(to_chair, "FORMATS", FORMATS)
+async def bot(db, key, login_url, connector):
     async with make_harness(
         db, key, login_url, connector, public_url=PUBLIC, record_link_secret=SECRET
     ) as harness:
@@ -146,19 +142,7 @@ async def test_the_chair_gets_links_that_serve_each_childs_files_once(bot, db):
     async with db.read() as s:
         [row] = (await s.execute(select(Outbox).where(Outbox.card_key.like("record_files:%")))).scalars()
     assert (row.recipient_key, row.status, row.surface) == (f"person:{ids['chair']}", "sent", "teams")
-    async with db.session() as s:
-        await s.execute(
-            update(Outbox)
-            .where(Outbox.id == row.id)
-            .values(
-                status=outbox.PENDING,
-                claimed_by=None,
-                claim_expires_at=None,
-                next_attempt_at=datetime.now(UTC),
-            )
-        )
-    report = await bot.services.sender.drain()
-    assert (report.sent, report.failed) == (1, 0)
+    await send_again(bot.services, row)
     assert len(links_cards(connector)) == 1
     assert len(await audited(db, "record.exported")) == len(expected)
 
