@@ -38,6 +38,7 @@ from dialogs.procedure_sections import (
     Outcome,
     Quorum,
     Reminders,
+    Reports,
     Requirement,
     Role,
     Section,
@@ -83,6 +84,7 @@ class Procedure(Section):
     formats: tuple[Format, ...] = Field(min_length=1)
     format_advice: Text
     deadlines: dict[DueKind, Text]
+    reports: Reports = Reports()  # older files without the section get the defaults
 
     @model_validator(mode="after")
     def _cross_check(self) -> Procedure:
@@ -129,6 +131,9 @@ class Procedure(Section):
                 if entry != REFERRING_AGENCY and entry not in agency_ids:
                     yield ("quorum", when, i), f"unknown agency {entry!r}"
         role_ids = {r.id for r in self.roles}
+        for i, role_id in enumerate(self.reports.roles):
+            if role_id not in role_ids:
+                yield ("reports", "roles", i), f"unknown role {role_id!r}"
         for i, req in enumerate(self.requirements):
             if req.role not in role_ids:
                 yield ("requirements", i, "role"), f"unknown role {req.role!r}"

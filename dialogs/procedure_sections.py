@@ -132,6 +132,14 @@ class Role(Section):
     out_of_hours_only: bool = False
 
 
+class Reports(Section):
+    """Who may run the figures in chat, and the small-number rule for what is circulated."""
+
+    roles: tuple[Id, ...] = Field(default=("team_manager", "district_manager"), min_length=1)
+    # Counts from 1 to suppress_below - 1 are shown as "fewer than <suppress_below>" (0: none hidden).
+    suppress_below: int = Field(default=6, ge=0, le=100)
+
+
 class Quorum(Section):
     """Agency ids (or REFERRING_AGENCY) that must take part for a discussion to be quorate."""
 

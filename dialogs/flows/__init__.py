@@ -12,6 +12,7 @@ from dialogs.flows import (  # noqa: F401
     further,
     plan,
     record,
+    report,
     thread,
     views,
 )

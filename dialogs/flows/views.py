@@ -18,6 +18,7 @@ HELP = (
     "- *status* [case reference]: a discussion's state, quorum and deadlines\n"
     "  (without a reference: your open discussions)\n"
     "- *due*: what is due or overdue for you\n"
+    "- *report*: this month's figures, and the figures as a file (team and district managers)\n"
     "- *help*: this message\n"
     "Reply in a discussion's thread to contribute; the chair moves the discussion on with the buttons."
 )
