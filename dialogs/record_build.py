@@ -19,6 +19,7 @@ from dialogs.deadlines import series_icpc
 from dialogs.engine import Ctx
 from dialogs.lifecycle import DEADLINE, DueKind, DueState
 from dialogs.quorum import circumstances, quorum_met, required_attendees
+from dialogs.report_model import census_band
 from storage.models import (
     Action,
     ActionChild,
@@ -44,15 +45,10 @@ OUTCOMES = {
     DueState.MISSED: m.Outcome.MISSED,
     DueState.CLOSED: m.Outcome.CLOSED,
 }
-CENSUS_BANDS = ((10, "0-10"), (15, "11-15"), (20, "16-20"))  # working days; beyond: 21+
 
 
 def ordinal(number: int, is_final: bool) -> str:
     return "final" if is_final else ORDINALS.get(number, f"number {number}")
-
-
-def census_band(working_days: int) -> str:
-    return next((band for limit, band in CENSUS_BANDS if working_days <= limit), "21+")
 
 
 async def build(ctx: Ctx, child: Child, signed: RecordVersion | None = None) -> m.Record:

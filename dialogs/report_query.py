@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, distinct, func, select
+from sqlalchemy import ColumnElement, Row, Select, and_, case, distinct, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -117,8 +117,8 @@ def _due_in[*Ts](query: Select[*Ts], scope: Scope) -> Select[*Ts]:
     return _in_council(query, scope, col(Discussion.series_id))
 
 
-async def _rows[*Ts](session: AsyncSession, query: Select[*Ts]) -> Sequence[tuple[*Ts]]:
-    return (await session.execute(query)).tuples().all()
+async def _rows[*Ts](session: AsyncSession, query: Select[*Ts]) -> Sequence[Row[*Ts]]:
+    return (await session.execute(query)).all()
 
 
 # --- the sections ---------------------------------------------------------------------------------
@@ -185,7 +185,8 @@ async def _months(session: AsyncSession, scope: Scope) -> tuple[Month, ...]:
     firsts = _month_starts(scope.start, scope.end)
     # Which month a deadline is due in, by its local date: the bounds are local midnights in UTC.
     bounds = [scope.instant(first) for first in firsts[1:]]
-    month = case(*[(col(DueItem.due_at) < b, i) for i, b in enumerate(bounds)], else_=len(bounds))
+    whens = [(col(DueItem.due_at) < b, i) for i, b in enumerate(bounds)]
+    month = case(*whens, else_=len(bounds)) if whens else literal(0)
     query = _due_in(
         select(month, col(DueItem.state), func.count())
         .select_from(DueItem)
