@@ -378,3 +378,32 @@ def test_small_numbers_are_hidden_and_so_are_shares_that_would_give_them_away():
     )
     assert NO_SUPPRESSION.reasons(reasons)[1] == ("Named a case", "1")
     assert NO_SUPPRESSION.count(1) == "1"
+
+
+async def test_the_figures_of_a_sibling_discussion_run_through_the_engine(db):
+    """Three siblings (tests/records.py): one meeting, three children with three outcomes, a record per
+    child circulated in time, and LL-3001's outcome notification missed with the chair's reason."""
+    from tests.records import AMENDMENT, three_siblings
+
+    walk = await three_siblings(db)
+    november = Scope(date(2026, 11, 1), date(2026, 11, 30), TZ, NATION)
+    async with db.read() as s:
+        r = await build(s, PROCEDURE, november, walk.drv.clock.now())
+    assert (r.discussions, r.children, r.out_of_hours, r.overrides) == (1, 3, 0, 0)
+    assert {o.outcome: o.children for o in r.outcomes} == {
+        "s47_single_agency": 0,
+        "s47_joint": 1,
+        "single_assessment": 1,
+        "no_s47": 1,
+    }
+    kinds = {k.kind: k for k in r.timeliness}
+    assert kinds["meeting"].counts == {Ended.MET: 1}
+    assert kinds["record_circulation"].counts == {Ended.MET: 3}  # one record per child
+    assert kinds["outcome_notification"].counts == {Ended.MISSED: 1, Ended.OPEN: 2}
+    assert kinds["outcome_notification"].reasons == {Ended.MISSED: (Reason(AMENDMENT, 1),)}
+    assert kinds["acknowledgement"].counts == {Ended.OPEN: 9}  # three people, three records
+    # LL-3001's conference is due in December: the enquiry started in November and is awaited.
+    assert kinds["icpc"].counts == {}
+    assert (r.conferences.enquiries, r.conferences.awaited) == (1, 1)
+    police = next(a for a in r.attendance if a.group == Group.POLICE)
+    assert (police.invited, police.took_part, police.by_how[How.THREAD]) == (1, 1, 1)
