@@ -107,7 +107,7 @@ class Discussion(SQLModel, table=True):
     meeting_due_at: datetime = _ts()
     late_reason: str | None = _text(default=None)
     started_at: datetime | None = _ts(default=None)
-    held_on: date | None = None  # the local date it started
+    held_on: date | None = Field(default=None, index=True)  # the local date it started (figures by period)
     monitoring: str | None = _text(default=None)  # who monitors progress, and how
     closed_at: datetime | None = _ts(default=None)
     closed_reason: str | None = _text(default=None)
@@ -281,7 +281,7 @@ class DueItem(SQLModel, table=True):
     subject: str = Field(default="", max_length=60)  # e.g. the action id; the child id for a child's own
     child_id: int | None = Field(default=None, foreign_key="child.id", index=True)  # whose deadline
     recipient_id: int | None = Field(default=None, foreign_key="person.id")
-    due_at: datetime = _ts()
+    due_at: datetime = _ts(index=True)  # the figures count deadlines due in a period
     remind_at: datetime | None = _ts(default=None)
     morning_at: datetime | None = _ts(default=None)
     escalate_at: datetime | None = _ts(default=None)
