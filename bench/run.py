@@ -3,6 +3,7 @@
 python bench/run.py [options]            # reminders: finding and claiming due items (bench/reminders.py)
 python bench/run.py ingest [options]     # Slack replies through the real web app (bench/ingest.py)
 python bench/run.py records [options]    # exporting signed-off records, per format (bench/records.py)
+python bench/run.py report [options]     # a year of figures and the census extract (bench/report.py)
 """
 
 import sys
@@ -19,6 +20,10 @@ if __name__ == "__main__":
         from bench import records
 
         records.run(sys.argv[2:])
+    elif sys.argv[1:2] == ["report"]:
+        from bench import report
+
+        report.run(sys.argv[2:])
     else:
         from bench import reminders
 
