@@ -24,8 +24,8 @@ def configured(settings: Settings) -> bool:
 
 
 def setup(app: web.Application, services, *, token_provider_factory=None) -> None:
-    """Add POST /api/messages (and GET /records/<token>, the record links) to the app and register the
-    Teams Surface with services.router.
+    """Add POST /api/messages (and GET /records/<token> and /reports/<token>, the record and figures
+    links) to the app and register the Teams Surface with services.router.
 
     `token_provider_factory` replaces MSAL for the bot's own tokens (tests use a local key).
     """
@@ -35,6 +35,7 @@ def setup(app: web.Application, services, *, token_provider_factory=None) -> Non
     from bot.teams import auth
     from bot.teams.agent import TeamsAgent
     from bot.teams.record_links import RecordLinks
+    from bot.teams.report_links import ReportLinks
     from bot.teams.surface import TeamsSurface
 
     settings = services.settings
@@ -52,7 +53,10 @@ def setup(app: web.Application, services, *, token_provider_factory=None) -> Non
     )
     adapter.on_turn_error = _turn_error
     links = RecordLinks(services)  # the signed-off records' files, as links the bot serves
-    surface = TeamsSurface(services, adapter, app_id=config.CLIENT_ID or "", anonymous=anonymous, links=links)
+    reports = ReportLinks(services)  # the figures files managers ask for, likewise
+    surface = TeamsSurface(
+        services, adapter, app_id=config.CLIENT_ID or "", anonymous=anonymous, links=links, reports=reports
+    )
     agent = TeamsAgent(surface)
     validator = auth.token_validator(settings, config)
 
@@ -77,6 +81,7 @@ def setup(app: web.Application, services, *, token_provider_factory=None) -> Non
 
     app.router.add_post(ROUTE, messages)
     links.setup(app)  # GET /records/<token>
+    reports.setup(app)  # GET /reports/<token>
     app.on_cleanup.append(finish_sending)
     services.router.add(surface)
 

@@ -1,7 +1,7 @@
 """Teams activities in, Turns to the engine: commands, card actions, and replies in a discussion's thread.
 
 - A message in the bot's personal chat, or one that @mentions it in a channel or group chat, is a
-  command: "convene", "status", "due" or "help" (the manifest lists them).
+  command: "convene", "status", "due", "report" or "help" (the manifest lists them).
 - A reply in a discussion's thread is a contribution, with or without an @mention: the app has the
   resource-specific permission ChannelMessage.Read.Group, so Teams sends every channel message.
 - A card action arrives as an `adaptiveCard/action` invoke (Action.Execute) or as a message with a
@@ -37,7 +37,7 @@ from storage import refs
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("convene", "status", "due", "help")
+COMMANDS = ("convene", "status", "due", "report", "help")
 WELCOME = (
     "Hello. I help run child-protection strategy discussions. {how} *convene* to start one, "
     "*status* or *due* to see where things stand, or *help*."

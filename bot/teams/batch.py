@@ -6,7 +6,8 @@
 - DIRECT and EPHEMERAL: the person's 1:1 chat with the bot (opened if need be). An answer to someone
   in a personal chat goes there; asked in a channel, it goes to their private chat, since Teams has no
   message only one person in a channel can see. The signed-off records' files card becomes links
-  there (bot.teams.record_links), and never goes to a thread instead.
+  there (bot.teams.record_links), and never goes to a thread instead; so does a report card, as a
+  link to the figures file (bot.teams.report_links).
 - CHANNEL: the configured duty or out-of-hours channel.
 Invitations are also @mentions in the discussion's thread. Case details in a channel or group chat
 pass the guard (bot.teams.guard, bot.teams.withheld) first.
@@ -14,6 +15,7 @@ pass the guard (bot.teams.guard, bot.teams.withheld) first.
 
 import logging
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING
 
 from bot.config import Settings
@@ -25,10 +27,12 @@ from bot.teams.personal import Redirected
 from bot.teams.sending import Sender, TeamsDeliveryError, text_activity
 from dialogs.model import Card, Target, TargetKind
 from dialogs.record_to_chair import version_ids
+from dialogs.report_card import period
 from storage.db import Database
 
 if TYPE_CHECKING:
     from bot.teams.record_links import RecordLinks
+    from bot.teams.report_links import ReportLinks
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,7 @@ class Batch:
     verdicts: dict[tuple[str, int], guard.Verdict] = field(default_factory=dict)
     redirected: list[Redirected] = field(default_factory=list)
     links: "RecordLinks | None" = None  # the signed-off records' links (None: not in this process)
+    reports: "ReportLinks | None" = None  # the figures files' links (None: not in this process)
 
     async def send(self, card: Card) -> None:
         kind = card.target.kind
@@ -55,6 +60,8 @@ class Batch:
             await self._thread(card)
         elif kind == TargetKind.DIRECT and (ids := version_ids(card)) is not None:
             await self._record_links(card, ids)
+        elif kind == TargetKind.DIRECT and (span := period(card)) is not None:
+            await self._report_link(card, *span)
         elif kind in (TargetKind.DIRECT, TargetKind.EPHEMERAL):
             await self._personal(card)
         elif kind == TargetKind.CHANNEL:
@@ -216,16 +223,27 @@ class Batch:
     async def _record_links(self, card: Card, ids: tuple[int, ...]) -> None:
         """The record files as links in the person's own chat with the bot, or not at all: links to
         case records never go to a thread in place of a private chat."""
-        person_id, origin = card.target.person_id, self.origin
+        person_id = card.target.person_id
         if self.links is None or person_id is None:
             raise DeliveryError("record links are not served by this process", retryable=False)
+        await self.links.send(self.sender, await self._own_chat(person_id), card, ids)
+
+    async def _report_link(self, card: Card, start: date, end: date) -> None:
+        """The figures file as a link in the manager's own chat with the bot, as the record files."""
+        person_id = card.target.person_id
+        if self.reports is None or person_id is None:
+            raise DeliveryError("report links are not served by this process", retryable=False)
+        await self.reports.send(self.sender, await self._own_chat(person_id), card, start, end)
+
+    async def _own_chat(self, person_id: int) -> Place:
+        """The person's 1:1 chat with the bot: where they asked, else opened."""
+        origin = self.origin
         actor = origin if origin is not None and person_id == origin.person_id else None
         if actor is not None and actor.place.is_personal:
-            place = actor.place
-        else:
-            place = await personal.open_chat(self.db, self.sender, person_id, actor)
-            self.sent_privately = self.sent_privately or actor is not None
-        await self.links.send(self.sender, place, card, ids)
+            return actor.place
+        place = await personal.open_chat(self.db, self.sender, person_id, actor)
+        self.sent_privately = self.sent_privately or actor is not None
+        return place
 
     async def _mention_in_thread(self, card: Card, person_id: int) -> bool:
         """Post the card in the discussion's thread, @mentioning the person: an invitation is seen there

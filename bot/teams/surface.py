@@ -24,6 +24,7 @@ from bot.teams.batch import Batch
 from bot.teams.conversations import Origin, Place
 from bot.teams.personal import Redirected
 from bot.teams.record_links import RecordLinks
+from bot.teams.report_links import ReportLinks
 from bot.teams.sending import Sender, text_activity, translate
 from dialogs.model import Card, Result, TargetKind
 from storage.db import Database
@@ -42,9 +43,11 @@ class TeamsSurface:
         app_id: str,
         anonymous: bool,
         links: RecordLinks | None = None,
+        reports: ReportLinks | None = None,
     ) -> None:
         self.services = services
         self.links = links  # the signed-off records' links (bot.teams.record_links)
+        self.reports = reports  # the figures files' links (bot.teams.report_links)
         self.adapter = adapter
         self.app_id = app_id
         self.anonymous = anonymous
@@ -131,7 +134,15 @@ class TeamsSurface:
         )
 
     def _batch(self, sender: Sender, origin: Origin | None) -> Batch:
-        return Batch(self.db, self.services.settings, self.app_id, sender, origin, links=self.links)
+        return Batch(
+            self.db,
+            self.services.settings,
+            self.app_id,
+            sender,
+            origin,
+            links=self.links,
+            reports=self.reports,
+        )
 
     # --- answering an inbound turn ------------------------------------------------------------------
 

@@ -51,7 +51,7 @@ def test_the_shipped_manifest_is_valid_and_asks_for_what_the_bot_needs():
     bot = manifest["bots"][0]
     assert set(bot["scopes"]) == {"personal", "team", "groupChat"}
     commands = [c["title"] for c in bot["commandLists"][0]["commands"]]
-    assert commands == ["convene", "status", "due", "help"]
+    assert commands == ["convene", "status", "due", "report", "help"]
     rsc = {p["name"] for p in manifest["authorization"]["permissions"]["resourceSpecific"]}
     assert "ChannelMessage.Read.Group" in rsc  # thread replies arrive without an @mention
     assert manifest["icons"] == {"color": "color.png", "outline": "outline.png"}
