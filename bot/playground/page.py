@@ -4,6 +4,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.playground.figures import link
 from bot.playground.render import Ctx, card, esc, markdown
 from bot.playground.store import PLACES, Entry, MessageStore
 
@@ -13,6 +14,7 @@ COMMANDS = (
     ("due", "What is due"),
     ("help", "Help"),
 )
+REPORT = ("report", "Figures")  # shown to those whose role may run the figures (procedure `reports`)
 CHANNEL_NAME = "#strategy-discussions"
 
 
@@ -32,6 +34,7 @@ class Me:
     name: str
     agency: str  # label
     role: str  # label
+    may_report: bool = False  # their role may run the figures: the menu offers them
 
 
 @dataclass(frozen=True)
@@ -94,10 +97,11 @@ def _common(ctx: Ctx, token: str) -> str:
     )
 
 
-def menu(ctx: Ctx) -> str:
+def menu(ctx: Ctx, me: Me) -> str:
+    shown = (*COMMANDS[:-1], REPORT, COMMANDS[-1]) if me.may_report else COMMANDS
     buttons = "".join(
         f'<button type="submit" name="name" value="{name}" class="btn">{esc(label)}</button>'
-        for name, label in COMMANDS
+        for name, label in shown
     )
     return (
         '<nav class="menu" aria-label="Commands"><form method="post" action="/act/command">'
@@ -139,7 +143,7 @@ def _entry(entry: Entry, ctx: Ctx, zone, extra: str = "") -> str:
             f'<div class="text">{markdown(r.text)}</div></article>'
         )
     meta = f"updated {when}" if entry.edited else when
-    return card(entry.card, ctx, meta=meta, extra=extra)
+    return card(entry.card, ctx, meta=meta, extra=link(entry.card) + extra)
 
 
 def _feed(entries: list[Entry], ctx: Ctx, zone, empty: str) -> str:
@@ -181,7 +185,7 @@ def home(
     )
     body = (
         header(me, clock, ctx)
-        + menu(ctx)
+        + menu(ctx, me)
         + jump
         + '<main class="columns">'
         + notices(store.notices.get(me.person_id, []), ctx)
@@ -221,7 +225,7 @@ def discussion(
     )
     body = (
         header(me, clock, ctx)
-        + menu(ctx)
+        + menu(ctx, me)
         + '<main class="single">'
         + '<p><a href="/">← Back to the channel</a></p>'
         + notices(store.notices.get(me.person_id, []), ctx)

@@ -17,10 +17,12 @@ from sqlalchemy import select
 from bot.playground import page
 from bot.playground.actions import PLATFORM, SESSION_COOKIE, WHO_COOKIE, Actions
 from bot.playground.downloads import Downloads, offers, section
+from bot.playground.figures import ROUTE, Figures
 from bot.playground.local import loopback_only
 from bot.playground.render import Ctx
 from bot.playground.store import MessageStore, PlaygroundSurface
 from bot.playground.tokens import Tokens
+from bot.reports.to_person import ReportFiles
 from dialogs import directory
 from dialogs.model import Actor
 from storage.models import Person, PersonIdentity
@@ -39,11 +41,12 @@ _HEADERS = {
 }
 
 
-class Playground(Actions, Downloads):
+class Playground(Actions, Downloads, Figures):
     def __init__(self, services) -> None:
         self.services = services
         self.store = MessageStore(now=services.time.now)
-        self.surface = PlaygroundSurface(self.store)
+        self.reports = ReportFiles(services.db, services.dialogs)  # the figures a manager asks for
+        self.surface = PlaygroundSurface(self.store, self.reports)
         self.tokens = Tokens()
         self.zone = ZoneInfo(services.settings.timezone)
         self.seeded = False
@@ -59,6 +62,7 @@ class Playground(Actions, Downloads):
         app.router.add_get("/version", local(self.version))
         records = r"/discussions/{id:\d{1,12}}/records/{child:\d{1,12}}/{fmt:docx|pdf|json}"
         app.router.add_get(records, local(self.download))
+        app.router.add_get(ROUTE, local(self.figures))
         app.router.add_post("/act/identity", local(self._saved_or_503(self.act_identity)))
         app.router.add_post("/act/command", local(self._saved_or_503(self.act_command)))
         app.router.add_post("/act/button", local(self._saved_or_503(self.act_button)))
@@ -91,7 +95,9 @@ class Playground(Actions, Downloads):
             log.info("playground: added %d fictional people to the directory", added)
 
     async def _secure_headers(self, request: web.Request, response: web.StreamResponse) -> None:
-        if request.path == "/" or request.path.startswith(("/who", "/discussions", "/act", "/static")):
+        if request.path == "/" or request.path.startswith(
+            ("/who", "/discussions", "/figures", "/act", "/static")
+        ):
             for name, value in _HEADERS.items():
                 response.headers.setdefault(name, value)
 
@@ -116,7 +122,10 @@ class Playground(Actions, Downloads):
             return await directory.resolve(session, PLATFORM, slug)
 
     def _me_view(self, actor: Actor) -> page.Me:
-        return page.Me(actor.person_id, actor.name, self._agency(actor.agency), self._role(actor.role))
+        may_report = actor.role in self.services.procedure.reports.roles  # the menu's "Figures"
+        return page.Me(
+            actor.person_id, actor.name, self._agency(actor.agency), self._role(actor.role), may_report
+        )
 
     def _agency(self, agency: str) -> str:
         try:

@@ -5,12 +5,17 @@ the rendered messages, never the discussion itself, which is in the database.
 """
 
 import itertools
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.reports.to_person import ReportFiles
 from dialogs.model import Actor, Card, TargetKind
+from dialogs.report_card import period
+
+log = logging.getLogger(__name__)
 
 PLACES = {"duty": "Duty", "out_of_hours": "Out of hours"}
 
@@ -140,11 +145,17 @@ class PlaygroundSurface:
 
     name = "playground"
 
-    def __init__(self, store: MessageStore) -> None:
+    def __init__(self, store: MessageStore, reports: ReportFiles | None = None) -> None:
         self.store = store
+        self.reports = reports  # whether a report card's manager may still have the figures
 
     async def can_reach(self, card: Card, origin: dict[str, Any] | None = None) -> bool:
         return True
 
     async def deliver(self, card: Card, origin: dict[str, Any] | None = None) -> None:
+        person_id = card.target.person_id
+        if self.reports is not None and person_id is not None and period(card) is not None:
+            if not await self.reports.may_have(person_id):  # no longer a manager: no link to offer
+                log.warning("playground: person %s may no longer have the figures; not shown", person_id)
+                return
         self.store.put(card)

@@ -23,6 +23,7 @@ from bot.background import Tasks
 from bot.config import Settings
 from bot.inbox import Inbox, Item
 from bot.records.to_chair import ChairRecords
+from bot.reports.to_person import ReportFiles
 from bot.slack import blocks
 from bot.slack.client import Clients, call
 from bot.slack.inbound import NOT_ADDED, THREAD_REPLY, inbound
@@ -64,7 +65,8 @@ class SlackApp(Listeners):
         )
         self.clients = Clients(settings, self.installations)
         records = ChairRecords(services.db, services.dialogs)  # the chair's files at sign-off
-        self.surface = SlackSurface(settings, services.db, self.clients, records=records)
+        reports = ReportFiles(services.db, services.dialogs)  # the figures a manager asks for
+        self.surface = SlackSurface(settings, services.db, self.clients, records=records, reports=reports)
         self.work = Interactions(
             services, self.surface, **({"submit_budget": submit_budget} if submit_budget is not None else {})
         )

@@ -17,7 +17,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.background import Tasks, where
 from bot.delivery import DeliveryError
-from bot.slack import blocks, modals, record_files
+from bot.slack import blocks, modals, record_files, report_file
 from bot.slack.client import SlackDeliveryError, call
 from bot.slack.interaction import FAILED, PLATFORM, SAVED, UNKNOWN_PERSON, Interaction, parse_command
 from bot.slack.submissions import SUBMIT_BUDGET, Submissions
@@ -25,6 +25,7 @@ from bot.slack.surface import SlackSurface
 from dialogs import directory
 from dialogs.model import Actor, Card, Form, Result, Target, TargetKind, Turn, TurnKind
 from dialogs.record_to_chair import version_ids
+from dialogs.report_card import period
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,8 @@ class Interactions(Submissions):
         target = card.target
         if version_ids(card) is not None:
             return record_files.problem(card, exc)
+        if period(card) is not None:
+            return report_file.problem(card, exc)
         if not isinstance(exc, DeliveryError):
             return "A message could not be posted, because of an error on our side. It has been logged."
         if isinstance(exc, SlackDeliveryError) and exc.code not in ("users_not_found", "not_authed"):

@@ -8,7 +8,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack.surface import Origin
 
 PLATFORM = "slack"
-COMMANDS = ("convene", "status", "due", "help")
+COMMANDS = ("convene", "status", "due", "report", "help")
 
 UNKNOWN_PERSON = (
     "Sorry, I do not know you yet, so I cannot show or change strategy discussions for you. "

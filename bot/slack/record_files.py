@@ -60,7 +60,7 @@ async def send(records: ChairRecords, people: People, card: Card, version_ids: t
                 initial_comment=comment(record, names),
             )
         except SlackApiError as exc:
-            raise as_delivery_error(_method(exc), exc) from None
+            raise as_delivery_error(failed_method(exc), exc) from None
         except SlackRequestError:  # the bytes were refused at the upload URL: try again later
             raise SlackDeliveryError("files.upload", "upload_failed", retryable=True) from None
         except Exception as exc:  # network trouble: mapped, or re-raised when it is not about Slack
@@ -91,7 +91,7 @@ def problem(card: Card, exc: Exception) -> str:
     )
 
 
-def _method(exc: SlackApiError) -> str:
+def failed_method(exc: SlackApiError) -> str:
     """Which of the upload's Web API methods refused (for logs and the chair: never the content)."""
     url = str(getattr(exc.response, "api_url", "") or "")
     return url.rsplit("/", 1)[-1] or "files.upload"

@@ -16,7 +16,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import Settings
 from bot.delivery import DeliveryError
 from bot.records.to_chair import ChairRecords
-from bot.slack import direct, keyed, record_files
+from bot.reports.to_person import ReportFiles
+from bot.slack import direct, keyed, record_files, report_file
 from bot.slack.channels import Channels
 from bot.slack.client import Clients, Identity
 from bot.slack.guard import Guard, Verdict
@@ -26,6 +27,7 @@ from bot.slack.places import Place, load_place, team_channel
 from bot.slack.stored import HELD, PLATFORM, POST, THREAD, Refs
 from dialogs.model import Card, TargetKind
 from dialogs.record_to_chair import version_ids
+from dialogs.report_card import period
 from storage.db import Database
 from storage.models import Discussion, Person
 
@@ -63,11 +65,13 @@ class SlackSurface:
         guard: Guard | None = None,
         *,
         records: ChairRecords | None = None,
+        reports: ReportFiles | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.clients = clients
         self.records = records  # the signed-off records' files for the chair (bot.slack.record_files)
+        self.reports = reports  # the figures file for a manager who asked (bot.slack.report_file)
         self.guard = guard or Guard()
         self.refs = Refs(db)
         self.people = People(db, clients)
@@ -98,6 +102,10 @@ class SlackSurface:
             if self.records is None:
                 raise DeliveryError("slack: record files are not set up in this process", retryable=False)
             await record_files.send(self.records, self.people, card, ids)
+        elif kind == TargetKind.DIRECT and (asked := period(card)) is not None:
+            if self.reports is None:
+                raise DeliveryError("slack: report files are not set up in this process", retryable=False)
+            await report_file.send(self.reports, self.people, card, *asked)
         elif kind == TargetKind.DIRECT:
             await direct.send_card(self.people, self.refs, card)
         elif kind == TargetKind.CHANNEL:
