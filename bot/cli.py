@@ -60,9 +60,18 @@ def _parser() -> argparse.ArgumentParser:
 def _command_modules():
     from bot import cli_directory, cli_ops
     from bot.records import cli as records_cli
+    from bot.reports import census_cli
+    from bot.reports import cli as reports_cli
     from bot.teams import cli as teams_cli
 
-    return [cli_directory.register, cli_ops.register, records_cli.register, teams_cli.register]
+    return [
+        cli_directory.register,
+        cli_ops.register,
+        records_cli.register,
+        reports_cli.register,
+        census_cli.register,
+        teams_cli.register,
+    ]
 
 
 def _date(value: str, name: str) -> date:

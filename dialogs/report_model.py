@@ -7,6 +7,7 @@ circulation (`Suppress`), never here, so one report can be drawn both ways.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -98,6 +99,15 @@ class KindFigures:
     def count(self, ended: Ended) -> int:
         return self.counts.get(ended, 0)
 
+    def shown(self, hide: Suppress) -> tuple[str, ...]:
+        """The counts in `Ended`'s order, hidden as parts of one whole (`Suppress.group`)."""
+        return hide.group([self.count(e) for e in Ended])
+
+    def met_share(self, hide: Suppress) -> str:
+        """The share met on time of those ended, hidden with the count met."""
+        ended = self.total - self.count(Ended.OPEN)
+        return hide.group_shares([self.count(e) for e in Ended], ended)[list(Ended).index(Ended.MET)]
+
 
 @dataclass(frozen=True)
 class Month:
@@ -132,12 +142,30 @@ class Conferences:
     def within_15(self) -> int:
         return self.bands["0-10"] + self.bands["11-15"]
 
+    def states_shown(self, hide: Suppress) -> tuple[str, str, str]:
+        """Held, not required and awaited: the parts of the enquiries started."""
+        held, not_required, awaited = hide.group([self.held, self.not_required, self.awaited])
+        return held, not_required, awaited
+
+    def bands_shown(self, hide: Suppress) -> tuple[str, ...]:
+        """The census bands (in `BANDS` order): the parts of the conferences held."""
+        return hide.group([self.bands[b] for b in BANDS])
+
+    def band_shares(self, hide: Suppress) -> tuple[str, ...]:
+        """Each band's share of the conferences held, hidden with the band."""
+        return hide.group_shares([self.bands[b] for b in BANDS], self.held)
+
 
 @dataclass(frozen=True)
 class OutcomeCount:
     outcome: str
     label: str
     children: int  # decisions: one per child per discussion
+
+
+def outcomes_shown(outcomes: tuple[OutcomeCount, ...], hide: Suppress) -> list[tuple[str, str]]:
+    """Each outcome's label and count: the parts of the decisions taken."""
+    return list(zip([o.label for o in outcomes], hide.group([o.children for o in outcomes]), strict=True))
 
 
 @dataclass(frozen=True)
@@ -169,6 +197,9 @@ class Report:
     override_reasons: tuple[Reason, ...]
 
 
+NOT_SHOWN = "not shown"
+
+
 @dataclass(frozen=True)
 class Suppress:
     """The small-number rule for circulated figures: 1 to below-1 show as "fewer than <below>"."""
@@ -181,10 +212,29 @@ class Suppress:
     def count(self, n: int) -> str:
         return f"fewer than {self.below}" if self.hides(n) else str(n)
 
+    def group(self, counts: Sequence[int]) -> tuple[str, ...]:
+        """Counts that are parts of a whole shown elsewhere (the census bands of the conferences held,
+        a deadline kind's endings, the outcomes): one hidden part alone could be worked out by
+        subtracting the others from the whole, so the smallest other part is hidden too ("not shown"),
+        as published statistics do."""
+        shown = [self.count(n) for n in counts]
+        hidden = [i for i, n in enumerate(counts) if self.hides(n)]
+        others = [i for i, n in enumerate(counts) if n > 0 and not self.hides(n)]
+        if len(hidden) == 1 and others:
+            shown[min(others, key=lambda i: counts[i])] = NOT_SHOWN
+        return tuple(shown)
+
+    def group_shares(self, counts: Sequence[int], of: int) -> tuple[str, ...]:
+        """Each part's share of `of`, "not shown" when the part is hidden (`group`)."""
+        return tuple(
+            self.share(n, of) if shown.isdigit() else NOT_SHOWN
+            for n, shown in zip(counts, self.group(counts), strict=True)
+        )
+
     def share(self, n: int, of: int) -> str:
         """A percentage, hidden when it would give away a hidden count (or there is nothing to share)."""
         if of == 0 or self.hides(n) or self.hides(of) or self.hides(of - n):
-            return "not shown" if of else "none"
+            return NOT_SHOWN if of else "none"
         return f"{round(100 * n / of)}%"
 
     def reasons(self, reasons: tuple[Reason, ...]) -> tuple[tuple[str, str], ...]:

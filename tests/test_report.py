@@ -407,3 +407,14 @@ async def test_the_figures_of_a_sibling_discussion_run_through_the_engine(db):
     assert (r.conferences.enquiries, r.conferences.awaited) == (1, 1)
     police = next(a for a in r.attendance if a.group == Group.POLICE)
     assert (police.invited, police.took_part, police.by_how[How.THREAD]) == (1, 1, 1)
+
+
+def test_a_hidden_part_of_a_whole_takes_the_smallest_other_part_with_it():
+    """88 conferences held, 3 of them in 21+: with the other bands shown, 88 - 41 - 31 - 13 would give
+    the 3 away, so the smallest other band (13) is hidden too; two hidden parts need nothing more."""
+    hide = Suppress(6)
+    assert hide.group([41, 31, 13, 3]) == ("41", "31", "not shown", "fewer than 6")
+    assert hide.group_shares([41, 31, 13, 3], 88) == ("47%", "35%", "not shown", "not shown")
+    assert hide.group([41, 2, 13, 3]) == ("41", "fewer than 6", "13", "fewer than 6")
+    assert hide.group([0, 0, 4]) == ("0", "0", "fewer than 6")  # nothing else to hide: the whole is small
+    assert NO_SUPPRESSION.group([41, 31, 13, 3]) == ("41", "31", "13", "3")

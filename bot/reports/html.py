@@ -1,21 +1,126 @@
-"""The figures as one HTML page (placeholder: headline only; the charts come with bot/reports/charts)."""
+"""The figures as one self-contained web page: inline CSS, inline SVG charts (bot.reports.charts), no
+request of any kind (a Content-Security-Policy says so to the browser too), readable on a phone and
+printable. Jinja2 with autoescape: a reason the chair typed is text, never markup.
+
+Small numbers are hidden by `hide` (dialogs.report_model.Suppress) in every table, sentence and chart;
+with nothing hidden (`below` 0 or 1) the page says at the top that it is not for circulation.
+"""
 
 from __future__ import annotations
 
-from markupsafe import escape
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from dialogs.flows.report import headline
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
 from dialogs.report_card import span
-from dialogs.report_model import Report, Suppress
+from dialogs.report_model import (
+    NATIONAL_ICPC_WITHIN_15,
+    NATIONAL_SOURCE,
+    WITH_REASON,
+    Ended,
+    Report,
+    Suppress,
+    outcomes_shown,
+)
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+ENDED_LABELS: dict[Ended, str] = {
+    Ended.MET: "Met on time",
+    Ended.LATE: "Late",
+    Ended.MISSED: "Missed",
+    Ended.CLOSED: "Closed",
+    Ended.OPEN: "Open",
+}
 
 
-def render_html(report: Report, hide: Suppress) -> bytes:
-    title = f"Strategy discussion figures, {span(report.start, report.end)}"
-    items = "".join(
-        f"<li>{escape(line.removeprefix('- '))}</li>" for line in headline(report, hide).splitlines()
+@cache
+def _environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,  # a misspelt variable fails the render instead of printing nothing
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
-    page = (
-        f'<!doctype html><html lang="en-GB"><head><meta charset="utf-8"><title>{escape(title)}</title></head>'
-        f"<body><h1>{escape(title)}</h1><ul>{items}</ul></body></html>"
-    )
-    return page.encode()
+
+
+@cache
+def _stylesheet() -> Markup:
+    return Markup((TEMPLATES / "report.css").read_text(encoding="utf-8"))  # our own file, not input
+
+
+def render_html(report: Report, hide: Suppress, *, tz: str = "Europe/London") -> bytes:
+    """The page, as UTF-8. `tz`: the council's time zone, for when the figures were made."""
+    page = _environment().get_template("report.html").render(context(report, hide, tz), css=_stylesheet())
+    return page.encode("utf-8")
+
+
+def context(r: Report, hide: Suppress, tz: str) -> dict[str, object]:
+    """What the template shows: every figure already a string, hidden where the rule says."""
+    from bot.reports import charts  # matplotlib loads with the first page drawn, not with the server
+
+    ended = sum(k.total - k.count(Ended.OPEN) for k in r.timeliness)
+    met = sum(k.count(Ended.MET) for k in r.timeliness)
+    c = r.conferences
+    england = f"{NATIONAL_ICPC_WITHIN_15:.0%}"
+    title = f"Strategy discussion figures, {span(r.start, r.end)}"
+    return {
+        "title": title if hide.below > 1 else f"Not for circulation: {title}",
+        "period": span(r.start, r.end),
+        "council": r.council or "every council in this database",
+        "made_at": _local(r.made_at, tz),
+        "below": hide.below if hide.below > 1 else 0,  # 0 or 1: nothing is hidden
+        "headline": [
+            ("Discussions held", hide.count(r.discussions), f"about {hide.count(r.children)} children"),
+            ("Held out of hours", hide.share(r.out_of_hours, r.discussions), "of the discussions held"),
+            ("Deadlines met on time", hide.share(met, ended), f"of {hide.count(ended)} ended"),
+            (
+                "Conferences within 15 working days",
+                hide.share(c.within_15, c.held),
+                f"of {hide.count(c.held)} held (England: {england})",
+            ),
+            ("Decisions without the quorum", hide.count(r.overrides), "discussions"),
+        ],
+        "ended_labels": [ENDED_LABELS[e] for e in Ended],
+        "timeliness": [
+            {
+                "label": k.label,
+                "counts": k.shown(hide),
+                "share": k.met_share(hide),
+            }
+            for k in r.timeliness
+        ],
+        "reasons": [
+            (k.label, ENDED_LABELS[e], hide.reasons(k.reasons[e]))
+            for k in r.timeliness
+            for e in WITH_REASON
+            if k.reasons.get(e)
+        ],
+        "months": charts.months_chart(r.months, hide),
+        "conferences": {
+            "enquiries": hide.count(c.enquiries),
+            **dict(zip(("held", "not_required", "awaited"), c.states_shown(hide), strict=True)),
+            "reasons": hide.reasons(c.not_required_reasons),
+            "chart": charts.bands_chart(c, hide),
+        },
+        "england": england,
+        "national_source": NATIONAL_SOURCE,
+        "outcomes": outcomes_shown(r.outcomes, hide),
+        "attendance": charts.attendance_chart(r.attendance, hide),
+        "overrides": hide.count(r.overrides),
+        "override_reasons": hide.reasons(r.override_reasons),
+        "hours": {
+            "held": hide.count(r.discussions),
+            "out_of_hours": hide.count(r.out_of_hours),
+            "share": hide.share(r.out_of_hours, r.discussions),
+            "overridden": hide.count(r.out_of_hours_overridden),
+        },
+    }
+
+
+def _local(at: datetime, tz: str) -> str:
+    return f"{at.astimezone(ZoneInfo(tz)):%a %-d %b %Y, %H:%M}"

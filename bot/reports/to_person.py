@@ -11,6 +11,7 @@ when they deliver a report card (dialogs.report_card).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 from dataclasses import dataclass
 from datetime import date
@@ -55,7 +56,7 @@ class ReportFiles:
             report = await build(session, d.procedure, scope, d.now())
         hide = Suppress(d.procedure.reports.suppress_below)
         try:  # drawing the charts takes CPU time the event loop must not wait for
-            data = await asyncio.to_thread(render_html, report, hide)
+            data = await asyncio.to_thread(functools.partial(render_html, report, hide, tz=d.tz))
         except Exception as exc:
             raise DeliveryError(
                 f"report file: cannot render ({type(exc).__name__})", retryable=False

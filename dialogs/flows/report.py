@@ -9,7 +9,7 @@ from dialogs.flows.registry import on
 from dialogs.lifecycle import DueKind
 from dialogs.model import Card, TurnKind
 from dialogs.report_card import report_card, span
-from dialogs.report_model import NATIONAL_ICPC_WITHIN_15, Ended, Report, Suppress
+from dialogs.report_model import NATIONAL_ICPC_WITHIN_15, Ended, Report, Suppress, outcomes_shown
 from dialogs.report_query import Scope, build
 
 HEADLINE_KINDS = (DueKind.MEETING, DueKind.RECORD_CIRCULATION, DueKind.OUTCOME_NOTIFICATION, DueKind.ACTION)
@@ -52,7 +52,7 @@ def headline(r: Report, hide: Suppress) -> str:
         f"of {hide.count(c.held)} held (England: {NATIONAL_ICPC_WITHIN_15:.0%}); "
         f"awaited {hide.count(c.awaited)}"
     )
-    decided = ", ".join(f"{o.label}: {hide.count(o.children)}" for o in r.outcomes if o.children)
+    decided = ", ".join(f"{label}: {n}" for label, n in outcomes_shown(r.outcomes, hide) if n != "0")
     lines.append(f"- Decisions per child: {decided or 'none yet'}")
     lines.append(f"- Decisions without the quorum: {hide.count(r.overrides)}")
     if hide.below:
