@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from dialogs.clock import add_working_days
-from dialogs.lifecycle import DueKind, DueState
+from dialogs.enquiries import enquiries
 from dialogs.procedure import Procedure
 from storage.models import Child, Discussion, DueItem, Series
 
@@ -93,37 +92,14 @@ async def census_rows(
     database), ordered by case reference then start, and the census rules they break."""
     census = CensusYear(year)
     zone = ZoneInfo(tz)
-    # One conference deadline per series: the newest that applies, as dialogs.deadlines.series_icpc.
-    newest = (
-        select(func.max(col(DueItem.id)).label("item_id"))
-        .select_from(DueItem)
-        .join(Child, col(Child.id) == col(DueItem.child_id))
-        .where(col(DueItem.kind) == DueKind.ICPC.value, col(DueItem.state) != DueState.WITHDRAWN.value)
-        .group_by(col(Child.series_id))
-        .subquery()
+    query = enquiries(census.start, census.end, council).with_only_columns(
+        col(Child.case_ref),
+        col(Discussion.held_on),
+        col(DueItem.due_at),
+        col(Series.icpc_held_on),
+        col(Series.icpc_not_required),
+        col(Series.icpc_recorded_at),
     )
-    query = (
-        select(
-            col(Child.case_ref),
-            col(Discussion.held_on),
-            col(DueItem.due_at),
-            col(Series.icpc_held_on),
-            col(Series.icpc_not_required),
-            col(Series.icpc_recorded_at),
-        )
-        .select_from(DueItem)
-        .join(newest, newest.c.item_id == col(DueItem.id))
-        .join(Child, col(Child.id) == col(DueItem.child_id))
-        .join(Discussion, col(Discussion.id) == col(Child.discussion_id))
-        .join(Series, col(Series.id) == col(Child.series_id))
-        .where(
-            col(Child.removed_at).is_(None),
-            col(Discussion.held_on) >= census.start,
-            col(Discussion.held_on) <= census.end,
-        )
-    )
-    if council is not None:
-        query = query.where(col(Series.council) == council)
     rows: list[CensusRow] = []
     for ref, start, due_at, held_on, not_required, recorded_at in (await session.execute(query)).all():
         if start is None:  # held_on is in the year, so never; the type does not know it
@@ -280,6 +256,24 @@ def same_day_twice(rows: Sequence[CensusRow], ctx: Context) -> list[Problem]:
     ]
 
 
+def spelled_two_ways(rows: Sequence[CensusRow], ctx: Context) -> list[Problem]:
+    """One child's case reference written with different capitals would be two children in the
+    census's LAchildID, which is exact."""
+    spellings: dict[str, set[str]] = {}
+    for r in rows:
+        spellings.setdefault(r.la_child_id.lower(), set()).add(r.la_child_id)
+    return [
+        Problem(
+            min(ways),
+            "case reference written two ways",
+            f"{', '.join(sorted(ways))} are one child to the bot but would be {len(ways)} children in the "
+            "census: correct the reference of the series that is written differently",
+        )
+        for ways in spellings.values()
+        if len(ways) > 1
+    ]
+
+
 CHECKS: tuple[Check, ...] = (
     conference_before_start,
     target_not_15_working_days,
@@ -287,6 +281,7 @@ CHECKS: tuple[Check, ...] = (
     conference_in_future,
     start_outside_year,
     same_day_twice,
+    spelled_two_ways,
 )
 
 

@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, and_, case, distinct, func, literal, select
+from sqlalchemy import ColumnElement, Row, Select, and_, case, distinct, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from dialogs import clock
+from dialogs.enquiries import enquiries as started
 from dialogs.lifecycle import DueKind, DueState
 from dialogs.procedure import Procedure
 from dialogs.quorum import PRESENT
@@ -47,6 +49,7 @@ from dialogs.report_model import (
 from storage.models import Child, Contribution, Decision, Discussion, DueItem, Participant, Series
 
 CHASES = (DueKind.INVITATION.value, DueKind.QUORUM.value)  # the bot's own prompts, not the procedure's
+MAX_DAYS = 5 * 366  # a longer period is a mistake, and would make the months' CASE absurdly long
 NO_REASON = "no reason given"
 
 
@@ -63,6 +66,8 @@ class Scope:
     def __post_init__(self) -> None:
         if self.end < self.start:
             raise ValueError(f"the period ends ({self.end}) before it starts ({self.start})")
+        if (self.end - self.start).days > MAX_DAYS or self.end >= date.max:
+            raise ValueError("a report covers at most five years: ask for a shorter period")
 
     def instant(self, day: date) -> datetime:
         """Local midnight at the start of `day`, in UTC."""
@@ -107,12 +112,22 @@ def _held_in[*Ts](query: Select[*Ts], scope: Scope) -> Select[*Ts]:
 
 
 def _due_in[*Ts](query: Select[*Ts], scope: Scope) -> Select[*Ts]:
-    """Only the procedure's deadlines due in the period (joined to their discussion)."""
-    query = query.join(Discussion, col(Discussion.id) == col(DueItem.discussion_id)).where(
-        col(DueItem.due_at) >= scope.instant(scope.start),
-        col(DueItem.due_at) < scope.instant(_next_day(scope.end)),
-        col(DueItem.state) != DueState.WITHDRAWN.value,
-        col(DueItem.kind).not_in(CHASES),
+    """Only the procedure's deadlines due in the period (joined to their discussion). A conference
+    recorded as not required ended its deadline, but no conference was held, in time or late: those
+    enquiries are counted under the conferences, not as deadlines met."""
+    whose = aliased(Child)
+    series = aliased(Series)
+    query = (
+        query.join(Discussion, col(Discussion.id) == col(DueItem.discussion_id))
+        .outerjoin(whose, col(whose.id) == col(DueItem.child_id))
+        .outerjoin(series, col(series.id) == col(whose.series_id))
+        .where(
+            col(DueItem.due_at) >= scope.instant(scope.start),
+            col(DueItem.due_at) < scope.instant(_next_day(scope.end)),
+            col(DueItem.state) != DueState.WITHDRAWN.value,
+            col(DueItem.kind).not_in(CHASES),
+            or_(col(DueItem.kind) != DueKind.ICPC.value, col(series.icpc_not_required).is_not(True)),
+        )
     )
     return _in_council(query, scope, col(Discussion.series_id))
 
@@ -139,8 +154,10 @@ async def _held(session: AsyncSession, scope: Scope) -> tuple[int, int, int]:
 
 
 async def _children(session: AsyncSession, scope: Scope) -> int:
+    """Children, not places: a child in a first and a further discussion of the period is one child
+    (their own series; a removed child is not counted)."""
     query = _held_in(
-        select(func.count())
+        select(func.count(distinct(col(Child.series_id))))
         .select_from(Child)
         .join(Discussion, col(Discussion.id) == col(Child.discussion_id))
         .where(col(Child.removed_at).is_(None)),
@@ -160,15 +177,22 @@ async def _timeliness(session: AsyncSession, procedure: Procedure, scope: Scope)
     for kind, state, n in await _rows(session, counted):
         counts.setdefault(kind, {})[Ended(state)] = int(n)
     reasoned = _due_in(
-        select(col(DueItem.kind), col(DueItem.state), col(DueItem.reason), func.count())
+        select(
+            col(DueItem.kind),
+            col(DueItem.state),
+            col(DueItem.reason),
+            func.count(),
+            func.count(distinct(col(DueItem.discussion_id))),
+        )
         .select_from(DueItem)
         .where(col(DueItem.state).in_([e.value for e in WITH_REASON]))
         .group_by(col(DueItem.kind), col(DueItem.state), col(DueItem.reason)),
         scope,
     )
     reasons: dict[str, dict[Ended, list[Reason]]] = {}
-    for kind, state, text, n in await _rows(session, reasoned):
-        reasons.setdefault(kind, {}).setdefault(Ended(state), []).append(Reason(text or NO_REASON, int(n)))
+    for kind, state, text, n, places in await _rows(session, reasoned):
+        reason = Reason(text or NO_REASON, int(n), int(places))
+        reasons.setdefault(kind, {}).setdefault(Ended(state), []).append(reason)
     order = [k.value for k in procedure.deadlines if k.value not in CHASES]
     return tuple(
         KindFigures(
@@ -202,21 +226,7 @@ async def _months(session: AsyncSession, scope: Scope) -> tuple[Month, ...]:
 async def _conferences(session: AsyncSession, scope: Scope) -> Conferences:
     """The series' conference deadlines (one per enquiry, on the child in the discussion that first
     decided S47), grouped by that discussion's date and how the conference stands."""
-    enquiries = (
-        select(func.count())
-        .select_from(DueItem)
-        .join(Child, col(Child.id) == col(DueItem.child_id))
-        .join(Discussion, col(Discussion.id) == col(Child.discussion_id))
-        .join(Series, col(Series.id) == col(Child.series_id))
-        .where(
-            col(DueItem.kind) == DueKind.ICPC.value,
-            col(DueItem.state) != DueState.WITHDRAWN.value,
-            col(Discussion.held_on) >= scope.start,
-            col(Discussion.held_on) <= scope.end,
-        )
-    )
-    if scope.council is not None:
-        enquiries = enquiries.where(col(Series.council) == scope.council)
+    enquiries = started(scope.start, scope.end, scope.council)
     grouped = enquiries.with_only_columns(
         col(Discussion.held_on), col(Series.icpc_held_on), col(Series.icpc_not_required), func.count()
     ).group_by(col(Discussion.held_on), col(Series.icpc_held_on), col(Series.icpc_not_required))
@@ -231,11 +241,13 @@ async def _conferences(session: AsyncSession, scope: Scope) -> Conferences:
         else:
             awaited += n
     why = (
-        enquiries.with_only_columns(col(DueItem.reason), func.count())
+        enquiries.with_only_columns(
+            col(DueItem.reason), func.count(), func.count(distinct(col(Discussion.id)))
+        )
         .where(col(Series.icpc_not_required), col(Series.icpc_held_on).is_(None))
         .group_by(col(DueItem.reason))
     )
-    reasons = [Reason(text or NO_REASON, int(n)) for text, n in await _rows(session, why)]
+    reasons = [Reason(text or NO_REASON, int(n), int(d)) for text, n, d in await _rows(session, why)]
     return Conferences(total, bands, not_required, _ranked(reasons), awaited)
 
 
@@ -321,7 +333,7 @@ async def _overrides(session: AsyncSession, scope: Scope) -> tuple[int, tuple[Re
         .group_by(col(Decision.override_reason)),
         scope,
     )
-    reasons = [Reason(text or NO_REASON, int(n)) for text, n in await _rows(session, overridden)]
+    reasons = [Reason(text or NO_REASON, int(n), int(n)) for text, n in await _rows(session, overridden)]
     total = _held_in(
         select(func.count(distinct(col(Decision.discussion_id))))
         .select_from(Decision)

@@ -12,7 +12,8 @@ The set (first quarter of 2026, Europe/London, England's bank holidays):
   required, "Enquiry found no need"), decided without the quorum for the same reason as D2.
 - D4, held Tue 3 Feb: LL-4 (S47 joint, conference awaited), and LL-5, removed with a reason (their
   decision is not counted). Police absent; health in the meeting.
-- D5, convened, never held. D6, held Tue 31 Mar in another council: LL-9 (no S47).
+- D5, convened, never held. D6, held Tue 31 Mar in another council: LL-9 (no S47). D7, held Mon 2
+  Mar: LL-4's further discussion (the same child: counted once among the children).
 - Deadlines due in January, February and March with every ending, and ones before/after the period,
   withdrawn ones and the bot's own chases, which are never counted.
 """
@@ -151,6 +152,19 @@ async def known_quarter(db) -> Known:
         await _take_part(s, d4, police, "absent")
         await _take_part(s, d4, health, "accepted", "meeting")
 
+        # D7: LL-4's further discussion, held in March: one more discussion, the same child.
+        d7 = await discussion(
+            s,
+            chair=chair,
+            convened_at=london(2026, 3, 2, 9),
+            case_ref="LL-4",
+            series_id=d4.series_id,
+            number=2,
+            previous_id=d4.id,
+            **held(date(2026, 3, 2)),
+        )
+        assert d7.id is not None
+
         # D5 never held; D6 held in another council.
         d5 = await discussion(s, chair=chair, convened_at=london(2026, 2, 20, 9), case_ref="LL-7")
         await _take_part(s, d5, police, "accepted", "chat")
@@ -205,7 +219,8 @@ async def known_quarter(db) -> Known:
                 _due(
                     d4, DueKind.RECORD_CIRCULATION, london(2026, 3, 3, 23, 59), "closed", None, child_id=d4.id
                 ),
-                # The conference deadlines (one per enquiry): LL-1 met, LL-6 late, LL-3 missed (not required).
+                # The conference deadlines (one per enquiry): LL-1 met, LL-6 late; LL-3's ended when the
+                # chair recorded it as not required (met, as the engine ends it), so it is no deadline met.
                 _due(
                     d1, DueKind.ICPC, london(2026, 1, 26, 23, 59), "met", subject=str(d1.id), child_id=d1.id
                 ),
@@ -222,7 +237,7 @@ async def known_quarter(db) -> Known:
                     d3,
                     DueKind.ICPC,
                     london(2026, 2, 2, 23, 59),
-                    "missed",
+                    "met",
                     "Enquiry found no need",
                     subject=str(d3.id),
                     child_id=d3.id,
@@ -257,10 +272,10 @@ async def _report(db, scope: Scope = Q1):
 async def test_discussions_children_out_of_hours_and_overrides(db):
     await known_quarter(db)
     r = await _report(db)
-    assert (r.discussions, r.children) == (5, 6)  # D1-D4 and D6; LL-5 was removed
+    assert (r.discussions, r.children) == (6, 6)  # D1-D4, D6 and D7 (LL-4 again); LL-5 was removed
     assert (r.out_of_hours, r.out_of_hours_overridden) == (2, 1)
     assert r.overrides == 2
-    assert r.override_reasons == (Reason(OVERRIDE, 2),)
+    assert r.override_reasons == (Reason(OVERRIDE, 2, 2),)
 
 
 async def test_outcomes_are_counted_per_child(db):
@@ -282,16 +297,16 @@ async def test_every_deadline_kind_with_its_endings_and_reasons(db):
     assert DueKind.INVITATION.value not in kinds and DueKind.QUORUM.value not in kinds
     meeting = kinds[DueKind.MEETING.value]
     assert meeting.counts == {Ended.MET: 3, Ended.LATE: 1, Ended.OPEN: 1}  # D6 counts: no council asked
-    assert meeting.reasons == {Ended.LATE: (Reason("Police custody delayed it", 1),)}
+    assert meeting.reasons == {Ended.LATE: (Reason("Police custody delayed it", 1, 1),)}
     record = kinds[DueKind.RECORD_CIRCULATION.value]
     assert record.counts == {Ended.MET: 1, Ended.LATE: 2, Ended.MISSED: 1, Ended.CLOSED: 1}
     assert record.reasons == {
-        Ended.LATE: (Reason("Chair off sick", 2),),
-        Ended.MISSED: (Reason("Lost in handover", 1),),
-        Ended.CLOSED: (Reason("no reason given", 1),),
+        Ended.LATE: (Reason("Chair off sick", 2, 2),),
+        Ended.MISSED: (Reason("Lost in handover", 1, 1),),
+        Ended.CLOSED: (Reason("no reason given", 1, 1),),
     }
     icpc = kinds[DueKind.ICPC.value]
-    assert icpc.counts == {Ended.MET: 1, Ended.LATE: 1, Ended.MISSED: 1}
+    assert icpc.counts == {Ended.MET: 1, Ended.LATE: 1}  # LL-3 needed no conference
     assert kinds[DueKind.ACTION.value].counts == {Ended.OPEN: 1}
     assert kinds[DueKind.ACKNOWLEDGEMENT.value].counts == {}  # withdrawn: not counted
     assert meeting.label == PROCEDURE.deadline_label("meeting")
@@ -303,9 +318,9 @@ async def test_months_follow_the_local_due_date(db):
     assert [m.month for m in r.months] == [date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)]
     jan, feb, mar = r.months
     assert jan == Month(date(2026, 1, 1), {Ended.MET: 4, Ended.LATE: 4})
-    assert feb == Month(date(2026, 2, 1), {Ended.OPEN: 1, Ended.MISSED: 2})
+    assert feb == Month(date(2026, 2, 1), {Ended.OPEN: 1, Ended.MISSED: 1})
     assert mar == Month(date(2026, 3, 1), {Ended.CLOSED: 1, Ended.OPEN: 1, Ended.MET: 1})
-    assert jan.ended == 8 and feb.ended == 2
+    assert jan.ended == 8 and feb.ended == 1
 
 
 async def test_conferences_in_census_bands_for_enquiries_started_in_the_period(db):
@@ -314,7 +329,7 @@ async def test_conferences_in_census_bands_for_enquiries_started_in_the_period(d
     assert c.enquiries == 4  # LL-1, LL-6, LL-3, LL-4 (LL-5's was withdrawn)
     assert c.bands == {"0-10": 0, "11-15": 1, "16-20": 0, "21+": 1}
     assert (c.held, c.within_15, c.not_required, c.awaited) == (2, 1, 1, 1)
-    assert c.not_required_reasons == (Reason("Enquiry found no need", 1),)
+    assert c.not_required_reasons == (Reason("Enquiry found no need", 1, 1),)
     # Only January's starts: LL-4 (February) is not an enquiry of January.
     jan = (await _report(db, Scope(date(2026, 1, 1), date(2026, 1, 31), TZ, NATION))).conferences
     assert (jan.enquiries, jan.awaited) == (3, 0)
@@ -340,7 +355,7 @@ async def test_attendance_by_group_and_by_how(db):
 async def test_one_council_only(db):
     await known_quarter(db)
     r = await _report(db, Scope(Q1.start, Q1.end, TZ, NATION, council=""))
-    assert (r.discussions, r.children) == (4, 5)  # D6 is the other council's
+    assert (r.discussions, r.children) == (5, 5)  # D6 is the other council's
     assert {o.outcome: o.children for o in r.outcomes}["no_s47"] == 1
     kinds = {k.kind: k for k in r.timeliness}
     assert kinds[DueKind.MEETING.value].counts == {Ended.MET: 2, Ended.LATE: 1, Ended.OPEN: 1}
@@ -357,11 +372,15 @@ async def test_an_empty_period_counts_nothing(db):
     assert r.months == (Month(date(2027, 1, 1), {}),)
 
 
-def test_a_period_that_ends_before_it_starts_is_refused():
+def test_a_period_that_ends_before_it_starts_or_runs_for_years_is_refused():
     import pytest
 
     with pytest.raises(ValueError, match="ends"):
         Scope(date(2026, 2, 1), date(2026, 1, 31), TZ, NATION)
+    with pytest.raises(ValueError, match="at most five years"):
+        Scope(date(2020, 1, 1), date(2026, 1, 31), TZ, NATION)
+    with pytest.raises(ValueError, match="at most five years"):
+        Scope(date(9999, 1, 1), date.max, TZ, NATION)
 
 
 def test_small_numbers_are_hidden_and_so_are_shares_that_would_give_them_away():
@@ -400,7 +419,7 @@ async def test_the_figures_of_a_sibling_discussion_run_through_the_engine(db):
     assert kinds["meeting"].counts == {Ended.MET: 1}
     assert kinds["record_circulation"].counts == {Ended.MET: 3}  # one record per child
     assert kinds["outcome_notification"].counts == {Ended.MISSED: 1, Ended.OPEN: 2}
-    assert kinds["outcome_notification"].reasons == {Ended.MISSED: (Reason(AMENDMENT, 1),)}
+    assert kinds["outcome_notification"].reasons == {Ended.MISSED: (Reason(AMENDMENT, 1, 1),)}
     assert kinds["acknowledgement"].counts == {Ended.OPEN: 9}  # three people, three records
     # LL-3001's conference is due in December: the enquiry started in November and is awaited.
     assert kinds["icpc"].counts == {}
