@@ -64,14 +64,19 @@ class Scope:
     council: str | None = None  # None: every council in the database
 
     def __post_init__(self) -> None:
-        if self.end < self.start:
-            raise ValueError(f"the period ends ({self.end}) before it starts ({self.start})")
-        if (self.end - self.start).days > MAX_DAYS or self.end >= date.max:
-            raise ValueError("a report covers at most five years: ask for a shorter period")
+        check_period(self.start, self.end)
 
     def instant(self, day: date) -> datetime:
         """Local midnight at the start of `day`, in UTC."""
         return clock.localize(datetime.combine(day, time()), self.tz).astimezone(UTC)
+
+
+def check_period(start: date, end: date) -> None:
+    """Refuse (ValueError, with words for the person) a period a report cannot cover."""
+    if end < start:
+        raise ValueError(f"the period ends ({end}) before it starts ({start})")
+    if (end - start).days > MAX_DAYS or end >= date.max:
+        raise ValueError("a report covers at most five years: ask for a shorter period")
 
 
 async def build(session: AsyncSession, procedure: Procedure, scope: Scope, made_at: datetime) -> Report:

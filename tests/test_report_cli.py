@@ -199,6 +199,7 @@ def test_a_council_is_counted_alone(database):
         (("--from", "2026-11-31"), "--from: '2026-11-31' is not a real date (use YYYY-MM-DD)"),
         (("--from", "2026-11-01", "--to", "30/11/2026"), "--to: '30/11/2026' is not a real date"),
         (("--from", "2026-12-01", "--to", "2026-11-30"), "the period ends (2026-11-30) before it starts"),
+        (("--from", "2020-01-01", "--to", "2026-11-30"), "a report covers at most five years"),
         (("--from", "2026-11-01", "--to", "2026-11-30", "--out", "/no/such/folder/x.html"), "no folder"),
     ],
 )

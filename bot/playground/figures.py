@@ -18,6 +18,7 @@ from bot.playground.store import PlaygroundSurface
 from bot.reports.to_person import MEDIA_TYPE, SENT, ReportFiles
 from dialogs.model import Card
 from dialogs.report_card import file_name, period
+from dialogs.report_query import check_period
 from storage import audit
 
 ROUTE = r"/figures/{start:\d{4}-\d{2}-\d{2}}/{end:\d{4}-\d{2}-\d{2}}"
@@ -53,10 +54,9 @@ class Figures:
         try:
             start = date.fromisoformat(request.match_info["start"])
             end = date.fromisoformat(request.match_info["end"])
+            check_period(start, end)
         except ValueError:
             raise web.HTTPNotFound(text="There is no such period.") from None
-        if end < start:
-            raise web.HTTPNotFound(text="There is no such period.")
         made = await self.reports.make(me.person_id, start, end)
         if made is None:
             raise web.HTTPForbidden(text=NOT_YOURS)

@@ -116,8 +116,12 @@ def render(report: Report, hide: Suppress, fmt: Format, tz: str) -> bytes:
 def _period(start: str | None, end: str | None, today: date) -> tuple[date, date]:
     last = _date(end, "--to") if end else today
     first = _date(start, "--from") if start else (today if end is None else last).replace(day=1)
-    if last < first:
-        raise UsageError(f"the period ends ({last}) before it starts ({first}): give --to on or after --from")
+    from dialogs.report_query import check_period
+
+    try:
+        check_period(first, last)
+    except ValueError as exc:
+        raise UsageError(f"{exc}: give --from and --to for the period you mean") from None
     return first, last
 
 
