@@ -131,9 +131,6 @@ class Procedure(Section):
                 if entry != REFERRING_AGENCY and entry not in agency_ids:
                     yield ("quorum", when, i), f"unknown agency {entry!r}"
         role_ids = {r.id for r in self.roles}
-        for i, role_id in enumerate(self.reports.roles):
-            if role_id not in role_ids:
-                yield ("reports", "roles", i), f"unknown role {role_id!r}"
         for i, req in enumerate(self.requirements):
             if req.role not in role_ids:
                 yield ("requirements", i, "role"), f"unknown role {req.role!r}"

@@ -132,12 +132,27 @@ class Role(Section):
     out_of_hours_only: bool = False
 
 
+MIN_ROUNDING = 5  # the finest rounding that keeps a hidden count hidden
+
+
 class Reports(Section):
     """Who may run the figures in chat, and the small-number rule for what is circulated."""
 
     roles: tuple[Id, ...] = Field(default=("team_manager", "district_manager"), min_length=1)
     # Counts from 1 to suppress_below - 1 are shown as "fewer than <suppress_below>" (0: none hidden).
     suppress_below: int = Field(default=6, ge=0, le=100)
+    # Other counts are rounded to the nearest round_to (0 or 1: exact), and totals and percentages
+    # worked out from the rounded counts, so no subtraction gives a hidden count away.
+    round_to: int = Field(default=5, ge=0, le=100)
+
+    @field_validator("round_to")
+    @classmethod
+    def _rounded_when_hiding(cls, round_to: int, info: ValidationInfo) -> int:
+        # Finer rounding lets figures that cut across each other (the months' against the kinds')
+        # pin a hidden count (tests/test_report_rounding.py); --all-counts is the way to exact figures.
+        if info.data.get("suppress_below", 0) > 1 and round_to < MIN_ROUNDING:
+            raise ValueError(f"must be at least {MIN_ROUNDING} while suppress_below hides small numbers")
+        return round_to
 
 
 class Quorum(Section):

@@ -119,7 +119,7 @@ def test_what_is_circulated_shows_no_small_count(database, tmp_path):
     out = run("report", *NOVEMBER, "--format", "json", env=env)
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert data["suppressed_below"] == 6
+    assert data["suppressed_below"] == 6 and data["rounded_to"] == 5  # the shipped procedure's rule
     assert data["discussions"]["held"] == "fewer than 6" and data["discussions"]["out_of_hours"] == 0
     assert data["timeliness"][2]["reasons"] == {
         "missed": [
@@ -132,8 +132,9 @@ def test_what_is_circulated_shows_no_small_count(database, tmp_path):
     assert csv_out.returncode == 0, csv_out.stderr
     lines = csv_out.stdout.splitlines()
     assert lines[0] == "section,item,measure,value"
-    assert "discussions,held,children,fewer than 6" in lines
-    assert not {line.rsplit(",", 1)[1] for line in lines} & {"1", "2", "3", "4", "5"}
+    assert "discussions,held,children,fewer than 6" in lines and "report,counts,rounded to,5" in lines
+    figures = [line for line in lines[1:] if not line.startswith("report,")]  # not the rule's own rows
+    assert not {line.rsplit(",", 1)[1] for line in figures} & {"1", "2", "3", "4", "5"}
 
     html_out = run("report", *NOVEMBER, "--out", str(tmp_path), env=env)
     assert html_out.returncode == 0, html_out.stderr
@@ -153,6 +154,7 @@ def test_html_goes_to_the_periods_file_here_and_all_counts_says_not_for_circulat
     assert [p.name for p in tmp_path.iterdir()] == [page.name]
     html = page.read_text()
     assert "Not for circulation: shows small numbers." in html and AMENDMENT in html
+    assert "Every count is shown as it is" in html and "rounded" not in html
     assert exported(path)[-1][2] == {
         "start": "2026-11-01",
         "end": "2026-11-30",
@@ -190,6 +192,7 @@ def test_a_council_is_counted_alone(database):
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["council"] == "Elsewhere" and data["discussions"]["held"] == 0
+    assert (data["suppressed_below"], data["rounded_to"]) == (0, 0)  # --all-counts: nothing rounded
     assert all(o["children"] == 0 for o in data["outcomes"])
 
 

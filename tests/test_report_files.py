@@ -2,8 +2,11 @@
 hand, whose every count is known.
 
 The counts from 1 to 5 in KNOWN (listed in HIDDEN) must show as "fewer than 6" in what is circulated,
-and never as digits: not in a table, a sentence, a chart's labels or its text alternative. A share
-that would give one away (its complement is small) is "not shown", and a chart draws neither.
+and never as digits: not in a table, a sentence, a chart's labels or its text alternative. A share of
+a hidden count, or out of one, is "not shown", and a chart draws neither. Every other count shows
+rounded to the nearest 5 (never below 10), and totals and shares are worked out from the rounded
+counts, a hidden one standing for 5 (tests/test_report_rounding.py checks that no subtraction undoes
+the rule).
 """
 
 import csv
@@ -58,7 +61,7 @@ KNOWN = Report(
         KindFigures(
             "meeting",
             "Strategy discussion to be held",
-            {E.MET: 30, E.LATE: 4, E.OPEN: 6},  # late hidden: the share of ended (34) is not shown
+            {E.MET: 30, E.LATE: 4, E.OPEN: 6},  # late hidden: met 30 of 30 + 5 ended, 86%
             {E.LATE: (Reason("Police on another call", 4),)},
         ),
         KindFigures(
@@ -74,12 +77,12 @@ KNOWN = Report(
     months=(
         Month(date(2026, 9, 1), {E.MET: 40, E.LATE: 8}),  # 83%
         Month(date(2026, 10, 1), {E.MET: 3}),  # met hidden: a gap
-        Month(date(2026, 11, 1), {E.MET: 20, E.LATE: 3}),  # late hidden, so the share is: a gap
+        Month(date(2026, 11, 1), {E.MET: 20, E.LATE: 3}),  # late hidden: 20 of 20 + 5, 80%
         Month(date(2026, 12, 1), {E.OPEN: 9}),  # nothing ended: a gap
     ),
     conferences=Conferences(
-        enquiries=30,
-        bands={"0-10": 12, "11-15": 7, "16-20": 2, "21+": 0},  # 16-20 hidden
+        enquiries=31,  # held 21, not required 7, awaited 3
+        bands={"0-10": 12, "11-15": 7, "16-20": 2, "21+": 0},  # 16-20 hidden; held 10 + 10 + 5 + 0
         not_required=7,
         not_required_reasons=(Reason("No continuing risk", 6), Reason("Moved away", 1)),
         awaited=3,  # hidden
@@ -187,25 +190,31 @@ def test_the_page_holds_every_section_and_the_figures_in_their_rows():
     assert "7 Sep 2026 to 31 Dec 2026" in text
     assert "Testshire" in text and "Fri 8 Jan 2027, 09:30" in text
     rows_ = table_rows(html)
-    # No total beside its parts: 40 beside 30, 0, 0 and 6 would give the hidden 4 away.
-    # Late (2) is hidden, so the smallest other ending (open, 6) is hidden with it: 30 + 2 + 6 = 38
-    # ended or open would otherwise give the 2 away.
-    assert rows_["Strategy discussion to be held"] == ["30", "fewer than 6", "0", "0", "not shown", "not shown"]
-    assert rows_["Record to be circulated"] == ["25", "15", "6", "0", "7", "54%"]
+    # Counts rounded to the nearest 5, none shown below 10 (6 and 7 show as 10); a share is of the
+    # rounded counts, a hidden one standing for 5: met 30 of 30 + 5 ended is 86%.
+    assert rows_["Strategy discussion to be held"] == ["30", "fewer than 6", "0", "0", "10", "86%"]
+    assert rows_["Record to be circulated"] == ["25", "15", "10", "0", "10", "50%"]  # 25 of 50
     assert rows_["16-20 working days"] == ["fewer than 6", "not shown"]
-    assert rows_["0-10 working days"] == ["12", "57%"]
-    assert rows_["Within 15 working days"] == ["19", "not shown"]  # 21 - 19 = 2 would show
+    # Held: 10 + 10 + 5 + 0 = 25 (21 in truth), so 0-10 is 40% of it and within 15 days 80%.
+    assert rows_["0-10 working days"] == ["10", "40%"]
+    assert rows_["21+ working days"] == ["0", "0%"]
+    assert rows_["Within 15 working days"] == ["20", "80%"]
     assert rows_["England, within 15 working days"] == ["", "81%"]
     assert rows_["Single Assessment first, then reconvene"] == ["fewer than 6"]
-    assert rows_["Police"] == ["40", "38", "30", "6", "fewer than 6", "fewer than 6"]
+    assert rows_["Police"] == ["40", "40", "30", "10", "fewer than 6", "fewer than 6"]
     assert rows_["Oct 2026"] == ["fewer than 6", "not shown"]
-    assert rows_["Nov 2026"] == ["23", "not shown"]  # 23 - 20 = 3: neither the share nor the met count
-    assert rows_["Sep 2026"] == ["48", "83%"]
+    assert rows_["Nov 2026"] == ["25", "80%"]  # 20 met and 3 late: 20 of 20 + 5
+    assert rows_["Sep 2026"] == ["50", "80%"]  # 40 met and 8 late: 40 of 40 + 10
     assert rows_["Dec 2026"] == ["0", "none"]
+    headline = squeezed(p.within("section"))
+    assert "Discussions held 40 about 50 children" in headline  # 3 out of hours (5) and 37 (35)
+    assert "Deadlines met on time 65% of 85 ended" in headline  # 55 of 35 + 50
+    assert "Conferences within 15 working days 80% of 25 held" in headline
+    assert "Enquiries started 40 Conferences held 25 Not required 10" in squeezed(text)
     assert "The bot does not tell in person from video" in text
     assert "81%" in text and "England, year to 31 March 2025" in text
     # Reasons given fewer than 6 times are folded into one line; the others show with their count.
-    assert "Chair on leave (8)" in squeezed(text) and "Police on another call" not in text
+    assert "Chair on leave (10)" in squeezed(text) and "Police on another call" not in text
     assert "Moved away" not in text and "Health unreachable" not in text
     assert "other reasons, each given fewer times than the rule allows (fewer than 6)" in squeezed(text)
 
@@ -247,21 +256,26 @@ def test_every_chart_has_its_text_alternative_caption_and_data_table():
 def test_a_hidden_count_or_share_is_not_drawn_and_its_label_says_so():
     bands = svg_of(charts.bands_chart(KNOWN.conferences, HIDE))
     drawn = {i.removeprefix("chart-bands-bar-") for i in bands.ids if i.startswith("chart-bands-bar-")}
-    # Not 16-20 (2), nor 11-15 (7), hidden with it (21 - 12 - 0 would give 16-20's 2 away otherwise),
-    # nor within 15 (21 - 19 = 2).
-    assert drawn == {"0-10", "21+", "england"}
+    assert drawn == {"0-10", "11-15", "21+", "within-15", "england"}  # not 16-20 (2)
     texts = bands.within("text")
-    assert "fewer than 6" in texts and "not shown" in texts and "57%" in texts and "81%" in texts
+    assert "fewer than 6" in texts and "40%" in texts and "80%" in texts and "81%" in texts
+    assert "57%" not in texts  # 12 of 21 in truth: bars are drawn at the shares of the rounded counts
 
-    people = svg_of(charts.attendance_chart(KNOWN.attendance, HIDE))
+    drawing = charts.attendance_chart(KNOWN.attendance, HIDE)
+    people = svg_of(drawing)
     bars = {i.removeprefix("chart-attendance-bar-") for i in people.ids if "-bar-" in i}
+    # Bars are as long as the rounded counts: police took part in 38 and met in 30, drawn as 40 and 30.
+    widths = {
+        key: _bar_width(drawing.svg, f"chart-attendance-bar-police-{key}") for key in ("took_part", "meeting")
+    }
+    assert widths["took_part"] / widths["meeting"] == pytest.approx(40 / 30, rel=1e-3)
     assert {"police-phone", "police-entered_by_chair", "referrer-thread", "referrer-phone"}.isdisjoint(bars)
     assert {"police-took_part", "police-meeting", "police-thread", "health-phone"} <= bars
     assert people.within("text").count("fewer than 6") == 5
 
     months = svg_of(charts.months_chart(KNOWN.months, HIDE))
     labels = re.findall(r"\b\d+%", months.within("text"))
-    assert labels == ["0%", "25%", "50%", "75%", "100%", "83%"]  # the axis, then September only
+    assert labels == ["0%", "25%", "50%", "75%", "100%", "80%", "80%"]  # the axis, September, November
     everything = svg_of(charts.months_chart(KNOWN.months, NO_SUPPRESSION))
     assert re.findall(r"\b\d+%", everything.within("text"))[5:] == ["83%", "100%", "87%"]
 
@@ -273,8 +287,10 @@ def test_all_counts_says_it_is_not_for_circulation():
     period = "Strategy discussion figures, 7 Sep 2026 to 31 Dec 2026"
     assert title_of(all_html) == f"Not for circulation: {period}" and title_of(html) == period
     assert "Not for circulation" not in hidden.within("body")
-    header = hidden.within("header").replace("\u201c", '"').replace("\u201d", '"')
+    header = squeezed(hidden.within("header").replace("\u201c", '"').replace("\u201d", '"'))
     assert 'Counts from 1 to 5 show as "fewer than 6"' in header
+    assert "Other counts are rounded to the nearest 5, so figures may not add up" in header
+    assert "rounded" not in everything.within("header")  # --all-counts: every count as it is
 
 
 def test_the_same_figures_make_the_same_bytes_in_any_thread():
@@ -293,32 +309,37 @@ def test_csv_is_one_flat_table_with_the_rule_applied():
     assert all(len(row) == 4 for row in table)
     found = {tuple(row[:3]): row[3] for row in table[1:]}
     assert found["report", "small numbers", "hidden below"] == "6"
+    assert found["report", "counts", "rounded to"] == "5"
     assert found["timeliness", "Strategy discussion to be held", "late"] == "fewer than 6"
-    assert found["timeliness", "Record to be circulated", "met on time, % of ended"] == "54%"
+    assert found["timeliness", "Record to be circulated", "met on time, % of ended"] == "50%"
     assert found["conferences", "16-20 working days", "held"] == "fewer than 6"
-    assert found["conferences", "within 15 working days", "% of held"] == "not shown"
+    assert found["conferences", "held", "conferences"] == "25"
+    assert found["conferences", "within 15 working days", "% of held"] == "80%"
     assert found["attendance", "Referrer", "by phone"] == "fewer than 6"
+    assert found["attendance", "Police", "took part"] == "40"  # 38
     assert found["outcomes", "No S47 enquiry", "children"] == "25"
-    assert found["months", "2026-09", "met on time, % of ended"] == "83%"
-    assert not {row[3] for row in table} & {str(n) for n in HIDDEN}
+    assert found["months", "2026-09", "met on time, % of ended"] == "80%"
+    assert not {row[3] for row in table if row[0] != "report"} & {str(n) for n in HIDDEN}  # but the rule
     # A reason a spreadsheet would take for a formula is shown as text.
-    assert found["timeliness reasons", "Record to be circulated: missed", f"'{FORMULA}"] == "6"
+    assert found["timeliness reasons", "Record to be circulated: missed", f"'{FORMULA}"] == "10"
     everything = {
         tuple(r[:3]): r[3] for r in csv.reader(io.StringIO(render_csv(KNOWN, NO_SUPPRESSION).decode()))
     }
     assert everything["report", "small numbers", "hidden below"] == NOT_FOR_CIRCULATION
+    assert everything["report", "counts", "rounded to"] == "exact"
     assert everything["timeliness", "Strategy discussion to be held", "late"] == "4"
+    assert everything["timeliness", "Record to be circulated", "met on time, % of ended"] == "54%"
     assert len(rows(KNOWN, HIDE)) == len(table) - 1
 
 
 def test_json_holds_the_same_figures_structured_with_the_rule_applied():
     data = json.loads(render_json(KNOWN, HIDE))
-    assert data["suppressed_below"] == 6 and data["council"] == "Testshire"
+    assert data["suppressed_below"] == 6 and data["rounded_to"] == 5 and data["council"] == "Testshire"
     assert data["period"] == {"start": "2026-09-07", "end": "2026-12-31"}
     meeting = data["timeliness"][0]
     assert meeting["kind"] == "meeting" and meeting["met"] == 30 and meeting["late"] == "fewer than 6"
-    assert meeting["met_on_time_percent"] == "not shown"
-    # No total beside its parts, and a month's ended count with its share only (see the page's test).
+    assert meeting["open"] == 10 and meeting["met_on_time_percent"] == 86
+    # A month's ended count with its share only, as on the page.
     assert set(meeting) == {"kind", "label", *(e.value for e in Ended), "met_on_time_percent", "reasons"}
     assert set(data["months"][0]) == {"month", "ended", "met_on_time_percent"}
     assert meeting["reasons"] == {
@@ -326,14 +347,17 @@ def test_json_holds_the_same_figures_structured_with_the_rule_applied():
             {"reason": "other reasons, each given fewer times than the rule allows", "count": "fewer than 6"}
         ]
     }
-    assert data["timeliness"][1]["reasons"]["missed"] == [{"reason": FORMULA, "count": 6}]
-    assert [m["met_on_time_percent"] for m in data["months"]] == [83, "not shown", "not shown", None]
+    assert data["timeliness"][1]["reasons"]["missed"] == [{"reason": FORMULA, "count": 10}]
+    assert [m["met_on_time_percent"] for m in data["months"]] == [80, "not shown", 80, None]
+    assert [m["ended"] for m in data["months"]] == [50, "fewer than 6", 25, 0]
     c = data["conferences"]
     assert c["bands"]["16-20"] == {"held": "fewer than 6", "percent_of_held": "not shown"}
-    assert c["bands"]["0-10"] == {"held": 12, "percent_of_held": 57}
+    assert c["bands"]["0-10"] == {"held": 10, "percent_of_held": 40}
+    assert (c["enquiries"], c["held"], c["not_required"]) == (40, 25, 10)  # 25 + 10 + 5
+    assert c["within_15_working_days"] == {"held": 20, "percent_of_held": 80}
     assert c["national_within_15_percent"] == 81 and c["awaited"] == "fewer than 6"
     assert data["attendance"][4]["by_how"] == {
-        "meeting": 9,
+        "meeting": 10,
         "thread": "fewer than 6",
         "phone": "fewer than 6",
         "entered_by_chair": 0,
@@ -342,9 +366,10 @@ def test_json_holds_the_same_figures_structured_with_the_rule_applied():
     assert small_numbers(data) == []
 
     everything = json.loads(render_json(KNOWN, NO_SUPPRESSION))
-    assert everything["suppressed_below"] == 0
+    assert everything["suppressed_below"] == 0 and everything["rounded_to"] == 0
     assert sorted(set(small_numbers(everything))) == sorted(HIDDEN)
     assert everything["discussions"]["out_of_hours_percent"] == 8
+    assert everything["conferences"]["bands"]["0-10"] == {"held": 12, "percent_of_held": 57}
     assert "fewer than" not in json.dumps(everything)
 
 
@@ -375,9 +400,9 @@ def title_of(html: bytes) -> str:
 
 
 def small_numbers(data) -> list[int]:
-    """Every number from 1 to 5 in the document, but its layout's version."""
+    """Every number from 1 to 5 in the document, but its layout's version and the rule's rounding."""
     if isinstance(data, dict):
-        return [n for k, v in data.items() if k != "schema" for n in small_numbers(v)]
+        return [n for k, v in data.items() if k not in ("schema", "rounded_to") for n in small_numbers(v)]
     if isinstance(data, list):
         return [n for v in data for n in small_numbers(v)]
     return [data] if isinstance(data, int) and not isinstance(data, bool) and data in HIDDEN else []
@@ -387,10 +412,17 @@ def squeezed(text: str) -> str:
     return re.sub(r"\s+", " ", text)
 
 
+def _bar_width(svg: str, gid: str) -> float:
+    """The width of a horizontal bar matplotlib drew (its path's x extent), by the bar's id."""
+    path = re.search(rf'<g id="{gid}">\s*<path d="([^"]+)"', svg).group(1)
+    xs = [float(x) for x in re.findall(r"([-\d.]+) [-\d.]+", path)]
+    return max(xs) - min(xs)
+
+
 @pytest.mark.parametrize("below", [6, 11])
 def test_the_rule_follows_the_procedures_number(below):
     hide = Suppress(below)
     data = json.loads(render_json(KNOWN, hide))
     assert data["suppressed_below"] == below
-    assert data["timeliness"][1]["missed"] == (6 if below == 6 else f"fewer than {below}")
+    assert data["timeliness"][1]["missed"] == (10 if below == 6 else f"fewer than {below}")
     assert f"fewer than {below}".encode() in render_html(KNOWN, hide)

@@ -21,6 +21,7 @@ import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import col
 
@@ -96,7 +97,7 @@ class ChairRecords:
         self,
         platform: str,
         key: str,
-        reference: dict,
+        reference: dict[str, Any],
         exported: list[tuple[Signed, Format]],
         *,
         where: str,
@@ -113,7 +114,8 @@ class ChairRecords:
                 )
 
 
-def sent_key(card_key: str, version_id: int | None, person_id: int) -> str:
-    """The reference key of one send: a record version's files (Slack), or a whole card (Teams)."""
+def sent_key(card_key: str, person_id: int, version_id: int | None = None) -> str:
+    """The reference key of one send to one person: a whole card (Teams' links, and a figures file,
+    bot.reports.to_person), or one record version's files of it (Slack)."""
     key = f"{person_id}:{card_key}" if version_id is None else f"{person_id}:{card_key}:{version_id}"
     return key if len(key) <= 300 else f"{person_id}:{hashlib.sha256(key.encode()).hexdigest()}"

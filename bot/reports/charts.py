@@ -2,9 +2,10 @@
 
 - Each chart is its own `Figure` (the object-oriented API, no pyplot state), so charts can be drawn in
   worker threads at the same time.
-- Suppression applies to charts as to tables: a hidden count, or a share that would give one away, is
-  not drawn; its place says "fewer than 6" (or "not shown") instead, so a chart never shows what the
-  tables hide. Bars are drawn at the rounded percentage the tables show, never the exact ratio.
+- The small-number rule applies to charts as to tables: a hidden count, or a share not shown, is not
+  drawn; its place says "fewer than 6" (or "not shown") instead, so a chart never shows what the tables
+  hide. Counts are the rounded ones, and bars are drawn at the percentage the tables show (worked out
+  from the rounded counts), never the exact ratio.
 - Every chart comes with its text alternative: a title and a summary of every number on the SVG
   (role="img", aria-label, <title>), a caption, and the same numbers as a data table.
 - Output is byte for byte the same for the same figures (fixed hash salt, no date), so the sample in
@@ -31,7 +32,6 @@ from dialogs.report_model import (
     NATIONAL_ICPC_WITHIN_15,
     Attendance,
     Conferences,
-    Ended,
     How,
     Month,
     Suppress,
@@ -69,13 +69,11 @@ def bands_chart(c: Conferences, hide: Suppress) -> Chart:
     """Our share of the conferences held in each census band, and within 15 working days beside
     England's figure (only that combined figure is published nationally)."""
     england = f"{NATIONAL_ICPC_WITHIN_15:.0%}"
-    bands = [c.bands[b] for b in BANDS]
-    counts = [*bands, c.within_15]
     labels = [f"{b} days" for b in BANDS] + ["Within 15 days", "England: within 15"]
-    # The bands add up to the conferences held: hidden as a group, so no band is left to subtraction.
-    shares = c.band_shares(hide)
-    labels_of_bands = [s if s.endswith("%") else n for s, n in zip(shares, c.bands_shown(hide), strict=True)]
-    shown = [*labels_of_bands, _label(hide, c.within_15, c.held), england]
+    shares = [*c.band_shares(hide), c.within_15_share(hide)]
+    counts = [*c.bands_shown(hide), c.within_15_shown(hide)]
+    # Where there is no share to draw, the bar's place says the count ("fewer than 6", or 0).
+    shown = [*(s if s.endswith("%") else n for s, n in zip(shares, counts, strict=True)), england]
     values = [_percent(s) for s in shown]
     colours = [OURS] * len(counts) + [ENGLAND]
     keys = [*BANDS, "within-15", "england"]  # each bar's id
@@ -93,18 +91,15 @@ def bands_chart(c: Conferences, hide: Suppress) -> Chart:
     _percent_axis(ax, "x")
     ax.set_xlabel("% of conferences held")
 
-    rows = [
-        (f"{b} working days", held, share)
-        for b, held, share in zip(BANDS, c.bands_shown(hide), shares, strict=True)
-    ]
-    rows.append(("Within 15 working days", hide.count(c.within_15), hide.share(c.within_15, c.held)))
-    rows.append(("England, within 15 working days", "", england))
+    names = [*(f"{b} working days" for b in BANDS), "Within 15 working days"]
+    rows = [*zip(names, counts, shares, strict=True), ("England, within 15 working days", "", england)]
     title = "Initial conferences by working days from the S47 start"
+    held = c.states_shown(hide)[0]
     return _chart(
         "chart-bands",
         fig,
         title,
-        f"Of the {hide.count(c.held)} initial conferences held for enquiries that started in the period: "
+        f"Of the {held} initial conferences held for enquiries that started in the period: "
         f"the share in each census band, and within 15 working days beside England ({england}).",
         ("Working days", "Conferences held", "Share of held"),
         rows,
@@ -113,7 +108,7 @@ def bands_chart(c: Conferences, hide: Suppress) -> Chart:
 
 def months_chart(months: tuple[Month, ...], hide: Suppress) -> Chart:
     """Each month's deadlines met on time, as a share of those due in it that have ended."""
-    shown = [hide.share(m.count(Ended.MET), m.ended) for m in months]
+    shown = [m.met_share(hide) for m in months]
     values = [_percent(s) for s in shown]
     fig, ax = _figure(3.0)
     xs = list(range(len(months)))
@@ -128,10 +123,8 @@ def months_chart(months: tuple[Month, ...], hide: Suppress) -> Chart:
     _percent_axis(ax, "y")
     ax.set_ylim(0, 110)
 
-    # The month's ended deadlines and the share, no more: beside them, a count met (or due) would
-    # give away the small number the share hides (ended - met, due - ended).
     rows = tuple(
-        (f"{m.month:%b %Y}", hide.count(m.ended), text) for m, text in zip(months, shown, strict=True)
+        (f"{m.month:%b %Y}", m.ended_shown(hide), text) for m, text in zip(months, shown, strict=True)
     )
     return _chart(
         "chart-months",
@@ -154,14 +147,18 @@ def attendance_chart(attendance: tuple[Attendance, ...], hide: Suppress) -> Char
     way and each way. Every bar carries its number, so there is no scale to read (or misread)."""
     fig = Figure(figsize=(WIDTH, 0.35 + 1.25 * len(attendance)), layout="constrained")
     axes = fig.subplots(len(attendance), 1, sharex=True, squeeze=False)[:, 0]
-    largest = max([n for a in attendance for n in _attendance_counts(a) if not hide.hides(n)] + [1])
+    # Bars are as long as the rounded counts the labels show: a true length would give the count away.
+    largest = max(
+        [hide.value(n) for a in attendance for n in _attendance_counts(a) if not hide.hides(n)] + [1]
+    )
     for ax, a in zip(axes, attendance, strict=True):
         counts = _attendance_counts(a)
         ys = range(len(counts))
         for y, n in zip(ys, counts, strict=True):
             if not hide.hides(n):  # a hidden count is not drawn: its label says so
-                ax.barh(y, n, height=0.75, color=WAY_COLOURS[y], gid=f"bar-{a.group.value}-{WAY_KEYS[y]}")
-            x = 0 if hide.hides(n) else n
+                bar = hide.value(n)
+                ax.barh(y, bar, height=0.75, color=WAY_COLOURS[y], gid=f"bar-{a.group.value}-{WAY_KEYS[y]}")
+            x = 0 if hide.hides(n) else hide.value(n)
             ax.text(x + largest * 0.015, y, hide.count(n), va="center", fontsize=9)
         ax.set_yticks(ys, WAYS[: len(counts)], fontsize=9)
         ax.tick_params(axis="y", length=0)
@@ -217,11 +214,6 @@ def _percent_axis(ax: Axes, which: str) -> None:
 
 def _month_tick(m: Month, first: bool) -> str:
     return f"{m.month:%b}\n{m.month:%Y}" if first or m.month.month == 1 else f"{m.month:%b}"
-
-
-def _label(hide: Suppress, n: int, of: int) -> str:
-    """What stands for a share: the percentage, or why there is none."""
-    return f"fewer than {hide.below}" if hide.hides(n) else hide.share(n, of)
 
 
 def _percent(text: str) -> float | None:

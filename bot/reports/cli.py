@@ -4,8 +4,9 @@
 - The period: local calendar dates in the council's time zone, both included; by default from the
   first of this month to today.
 - The council: the settings' (COUNCIL) by default; `--council ''` counts every council in the database.
-- Small numbers are hidden by the procedure's rule (`reports.suppress_below`), as in what is
-  circulated; `--all-counts` shows every count, and the file then says it is not for circulation.
+- Small numbers are hidden and counts rounded by the procedure's rule (`reports.suppress_below`,
+  `reports.round_to`), as in what is circulated; `--all-counts` shows every count as it is, and the
+  file then says it is not for circulation.
 - Where: HTML is written to the file named for the period (dialogs.report_card.file_name) in the
   current folder, CSV and JSON are printed; `--out FILE` writes that file, `--out FOLDER` the file
   named for the period in it, `--out -` prints. Files are written atomically.
@@ -92,7 +93,8 @@ async def _report(args: argparse.Namespace, settings: Settings) -> int:
         scope = Scope(start, end, dialogs.tz, dialogs.nation, council or None)
         async with db.read() as session:  # aggregate queries only: no write lock
             report = await build(session, dialogs.procedure, scope, now)
-        hide = NO_SUPPRESSION if args.all_counts else Suppress(dialogs.procedure.reports.suppress_below)
+        rule = dialogs.procedure.reports
+        hide = NO_SUPPRESSION if args.all_counts else Suppress(rule.suppress_below, rule.round_to)
         data = render(report, hide, fmt, dialogs.tz)
         where = _write(data, target)
         async with db.session() as session:

@@ -2,8 +2,9 @@
 request of any kind (a Content-Security-Policy says so to the browser too), readable on a phone and
 printable. Jinja2 with autoescape: a reason the chair typed is text, never markup.
 
-Small numbers are hidden by `hide` (dialogs.report_model.Suppress) in every table, sentence and chart;
-with nothing hidden (`below` 0 or 1) the page says at the top that it is not for circulation.
+Small numbers are hidden and counts rounded by `hide` (dialogs.report_model.Suppress) in every table,
+sentence and chart; with nothing hidden (`below` 0 or 1) the page says at the top that it is not for
+circulation.
 """
 
 from __future__ import annotations
@@ -63,9 +64,8 @@ def context(r: Report, hide: Suppress, tz: str) -> dict[str, object]:
     """What the template shows: every figure already a string, hidden where the rule says."""
     from bot.reports import charts  # matplotlib loads with the first page drawn, not with the server
 
-    ended = sum(k.total - k.count(Ended.OPEN) for k in r.timeliness)
-    met = sum(k.count(Ended.MET) for k in r.timeliness)
     c = r.conferences
+    held, not_required, awaited = c.states_shown(hide)
     england = f"{NATIONAL_ICPC_WITHIN_15:.0%}"
     title = f"Strategy discussion figures, {span(r.start, r.end)}"
     return {
@@ -74,14 +74,16 @@ def context(r: Report, hide: Suppress, tz: str) -> dict[str, object]:
         "council": r.council or "every council in this database",
         "made_at": _local(r.made_at, tz),
         "below": hide.below if hide.below > 1 else 0,  # 0 or 1: nothing is hidden
+        "round_to": hide.round_to if hide.rounds else 0,  # 0: every count exact
+        "stand_in": hide.stand_in,
         "headline": [
-            ("Discussions held", hide.count(r.discussions), f"about {hide.count(r.children)} children"),
-            ("Held out of hours", hide.share(r.out_of_hours, r.discussions), "of the discussions held"),
-            ("Deadlines met on time", hide.share(met, ended), f"of {hide.count(ended)} ended"),
+            ("Discussions held", r.discussions_shown(hide), f"about {hide.count(r.children)} children"),
+            ("Held out of hours", r.out_of_hours_share(hide), "of the discussions held"),
+            ("Deadlines met on time", r.met_share(hide), f"of {r.ended_shown(hide)} ended"),
             (
                 "Conferences within 15 working days",
-                hide.share(c.within_15, c.held),
-                f"of {hide.count(c.held)} held (England: {england})",
+                c.within_15_share(hide),
+                f"of {held} held (England: {england})",
             ),
             ("Decisions without the quorum", hide.count(r.overrides), "discussions"),
         ],
@@ -102,8 +104,10 @@ def context(r: Report, hide: Suppress, tz: str) -> dict[str, object]:
         ],
         "months": charts.months_chart(r.months, hide),
         "conferences": {
-            "enquiries": hide.count(c.enquiries),
-            **dict(zip(("held", "not_required", "awaited"), c.states_shown(hide), strict=True)),
+            "enquiries": c.enquiries_shown(hide),
+            "held": held,
+            "not_required": not_required,
+            "awaited": awaited,
             "reasons": hide.reasons(c.not_required_reasons),
             "chart": charts.bands_chart(c, hide),
         },
@@ -114,9 +118,9 @@ def context(r: Report, hide: Suppress, tz: str) -> dict[str, object]:
         "overrides": hide.count(r.overrides),
         "override_reasons": hide.reasons(r.override_reasons),
         "hours": {
-            "held": hide.count(r.discussions),
+            "held": r.discussions_shown(hide),
             "out_of_hours": hide.count(r.out_of_hours),
-            "share": hide.share(r.out_of_hours, r.discussions),
+            "share": r.out_of_hours_share(hide),
             "overridden": hide.count(r.out_of_hours_overridden),
         },
     }

@@ -2,13 +2,14 @@
 rule applied as on the page (dialogs.report_model.Suppress).
 
 - CSV: the columns section, item, measure, value; every figure one row, its value as shown on the page
-  ("fewer than 6", "not shown", "35%"), led by rows saying the period, council and the rule applied.
-  A reason that starts like a spreadsheet formula is quoted so that a spreadsheet shows it as text.
-- Neither gives a total beside its parts, nor a month's count met beside its count ended: next to a
-  hidden part, either would give it away by a subtraction.
-- JSON: counts are numbers, a hidden count the string "fewer than 6"; percentages are whole numbers,
-  "not shown" when hidden, null when there is nothing to share; `suppressed_below` says the rule
-  (0: nothing hidden, not for circulation).
+  ("fewer than 6", "not shown", "35%", counts rounded), led by rows saying the period, council and the
+  rule applied. A reason that starts like a spreadsheet formula is quoted so that a spreadsheet shows
+  it as text.
+- Totals (held, within 15 working days, ended) and percentages come from `Suppress.total`/`share`:
+  worked out from the rounded parts, so that subtracting shown figures gives no hidden count away.
+- JSON: counts are numbers (rounded), a hidden count the string "fewer than 6"; percentages are whole
+  numbers, "not shown" when hidden, null when there is nothing to share; `suppressed_below` and
+  `rounded_to` say the rule (0: nothing hidden, or every count exact: not for circulation).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from dialogs.report_model import (
     outcomes_shown,
 )
 
-SCHEMA = 1  # the JSON document's layout; raised when a field changes meaning or goes
+SCHEMA = 2  # the JSON document's layout; raised when a field changes meaning or goes (2: counts rounded)
 NOT_FOR_CIRCULATION = "not for circulation: shows small numbers"
 HEAD = ("section", "item", "measure", "value")
 
@@ -56,11 +57,12 @@ def figures(r: Report, hide: Suppress) -> dict[str, Any]:
         "council": r.council or None,
         "made_at": r.made_at.isoformat(timespec="seconds"),
         "suppressed_below": hide.below,
+        "rounded_to": hide.round_to if hide.rounds else 0,
         "discussions": {
-            "held": n(r.discussions),
+            "held": _number(r.discussions_shown(hide)),
             "children": n(r.children),
             "out_of_hours": n(r.out_of_hours),
-            "out_of_hours_percent": n.percent(r.out_of_hours, r.discussions),
+            "out_of_hours_percent": _percent(r.out_of_hours_share(hide)),
             "out_of_hours_set_by_chair": n(r.out_of_hours_overridden),
         },
         "timeliness": [
@@ -76,21 +78,21 @@ def figures(r: Report, hide: Suppress) -> dict[str, Any]:
         "months": [
             {
                 "month": f"{m.month:%Y-%m}",
-                "ended": n(m.ended),
-                "met_on_time_percent": n.percent(m.count(Ended.MET), m.ended),
+                "ended": _number(m.ended_shown(hide)),
+                "met_on_time_percent": _percent(m.met_share(hide)),
             }
             for m in r.months
         ],
         "conferences": {
-            "enquiries": n(c.enquiries),
+            "enquiries": _number(c.enquiries_shown(hide)),
             "held": _number(held),
             "bands": {
                 b: {"held": _number(v), "percent_of_held": _percent(share)}
                 for b, v, share in zip(BANDS, c.bands_shown(hide), bands, strict=True)
             },
             "within_15_working_days": {
-                "held": n(c.within_15),
-                "percent_of_held": n.percent(c.within_15, c.held),
+                "held": _number(c.within_15_shown(hide)),
+                "percent_of_held": _percent(c.within_15_share(hide)),
             },
             "national_within_15_percent": round(100 * NATIONAL_ICPC_WITHIN_15),
             "national_source": NATIONAL_SOURCE,
@@ -117,19 +119,13 @@ def figures(r: Report, hide: Suppress) -> dict[str, Any]:
 
 
 class _Counts:
-    """A count, share or reason list for JSON, hidden by the rule: numbers stay numbers when shown."""
+    """A count or reason list for JSON, by the rule: numbers (rounded) stay numbers when shown."""
 
     def __init__(self, hide: Suppress) -> None:
         self.hide = hide
 
     def __call__(self, count: int) -> int | str:
-        return self.hide.count(count) if self.hide.hides(count) else count
-
-    def percent(self, count: int, of: int) -> int | str | None:
-        shown = self.hide.share(count, of)
-        if shown.endswith("%"):
-            return int(shown.removesuffix("%"))
-        return None if of == 0 else shown
+        return _number(self.hide.count(count))
 
     def reasons(self, given: tuple[Reason, ...]) -> list[dict[str, int | str]]:
         return [{"reason": text, "count": _number(count)} for text, count in self.hide.reasons(given)]
@@ -157,7 +153,7 @@ def render_csv(report: Report, hide: Suppress) -> bytes:
 
 def rows(r: Report, hide: Suppress) -> list[tuple[str, str, str, str]]:
     """Every figure as (section, item, measure, value), the value as the page shows it."""
-    count, share = hide.count, hide.share
+    count = hide.count
     c = r.conferences
     out = [
         ("report", "period", "start", r.start.isoformat()),
@@ -170,10 +166,11 @@ def rows(r: Report, hide: Suppress) -> list[tuple[str, str, str, str]]:
             "hidden below",
             str(hide.below) if hide.below > 1 else NOT_FOR_CIRCULATION,
         ),
-        ("discussions", "held", "discussions", count(r.discussions)),
+        ("report", "counts", "rounded to", str(hide.round_to) if hide.rounds else "exact"),
+        ("discussions", "held", "discussions", r.discussions_shown(hide)),
         ("discussions", "held", "children", count(r.children)),
         ("discussions", "out of hours", "discussions", count(r.out_of_hours)),
-        ("discussions", "out of hours", "% of held", share(r.out_of_hours, r.discussions)),
+        ("discussions", "out of hours", "% of held", r.out_of_hours_share(hide)),
         ("discussions", "out of hours set by the chair", "discussions", count(r.out_of_hours_overridden)),
     ]
     for k in r.timeliness:
@@ -185,12 +182,12 @@ def rows(r: Report, hide: Suppress) -> list[tuple[str, str, str, str]]:
     for m in r.months:
         month = f"{m.month:%Y-%m}"
         out += [
-            ("months", month, "ended", count(m.ended)),
-            ("months", month, "met on time, % of ended", share(m.count(Ended.MET), m.ended)),
+            ("months", month, "ended", m.ended_shown(hide)),
+            ("months", month, "met on time, % of ended", m.met_share(hide)),
         ]
     held, not_required, awaited = c.states_shown(hide)
     out += [
-        ("conferences", "enquiries started", "enquiries", count(c.enquiries)),
+        ("conferences", "enquiries started", "enquiries", c.enquiries_shown(hide)),
         ("conferences", "held", "conferences", held),
     ]
     bands = zip(BANDS, c.bands_shown(hide), c.band_shares(hide), strict=True)
@@ -200,8 +197,8 @@ def rows(r: Report, hide: Suppress) -> list[tuple[str, str, str, str]]:
             ("conferences", f"{b} working days", "% of held", band_share),
         ]
     out += [
-        ("conferences", "within 15 working days", "held", count(c.within_15)),
-        ("conferences", "within 15 working days", "% of held", share(c.within_15, c.held)),
+        ("conferences", "within 15 working days", "held", c.within_15_shown(hide)),
+        ("conferences", "within 15 working days", "% of held", c.within_15_share(hide)),
         (
             "conferences",
             f"England: {NATIONAL_SOURCE}",

@@ -4,15 +4,17 @@ when they deliver a report card (dialogs.report_card).
 - Made when sent, from the database: the card holds the period only. The person's role is checked
   again then (`make` gives None when they are no longer a manager, and nothing is sent).
 - Small numbers hidden by the procedure's rule: the file is meant to be circulated.
-- Exactly once: what was sent is kept under a key of its own (`sent` / `mark_sent`), with the audit
-  entry (`report.sent`: the period and where, no figures), in one transaction.
+- Once: what was sent is kept under a key of its own (`sent` / `mark_sent`), with the audit entry
+  (`report.sent`: the period and where, no figures), in one transaction, so a card the outbox tries
+  again sends nothing more. The one window left is the record files' (bot.records.to_chair): a
+  process killed after the platform took the file and before that transaction committed sends it
+  again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 from dataclasses import dataclass
 from datetime import date
 
@@ -54,7 +56,7 @@ class ReportFiles:
         scope = Scope(start, end, d.tz, d.nation, d.council or None)
         async with self.db.read() as session:
             report = await build(session, d.procedure, scope, d.now())
-        hide = Suppress(d.procedure.reports.suppress_below)
+        hide = Suppress(d.procedure.reports.suppress_below, d.procedure.reports.round_to)
         try:  # drawing the charts takes CPU time the event loop must not wait for
             data = await asyncio.to_thread(functools.partial(render_html, report, hide, tz=d.tz))
         except Exception as exc:
@@ -83,8 +85,3 @@ class ReportFiles:
                 discussion_id=None,
                 detail={"start": start.isoformat(), "end": end.isoformat(), "where": where},
             )
-
-
-def sent_key(card_key: str, person_id: int) -> str:
-    key = f"{person_id}:{card_key}"
-    return key if len(key) <= 300 else f"{person_id}:{hashlib.sha256(key.encode()).hexdigest()}"

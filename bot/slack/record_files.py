@@ -1,24 +1,20 @@
 """The signed-off records uploaded to the chair's direct message: the Slack side of a files card
 (dialogs.record_to_chair; what is shared with Teams is bot.records.to_chair).
 
-Each child's record is one upload of its DOCX and PDF with Slack's current file API, through
-slack_sdk's `files_upload_v2`: `files.getUploadURLExternal` per file, the bytes POSTed to the URL it
-returns, then one `files.completeUploadExternal` sharing both in the chair's DM (`channel_id`) with a
-short comment naming the case reference and the discussion's number only. A file Slack was given but
-that no `files.completeUploadExternal` shared stays private to the app and is not shown to anyone, so
-an upload refused at any step is simply made again when the outbox tries the card again; each child's
-files, once shared, are kept as sent (bot.records.to_chair) and never uploaded twice.
+Each child's record is one upload of its DOCX and PDF (bot.slack.uploads), shared in the chair's DM
+with a short comment naming the case reference and the discussion's number only. An upload refused at
+any step shared nothing, so it is simply made again when the outbox tries the card again; each
+child's files, once shared, are kept as sent (bot.records.to_chair) and never uploaded twice.
 """
 
 import logging
 
-from slack_sdk.errors import SlackApiError, SlackRequestError
-
 from bot.records.to_chair import ChairRecords, sent_key
-from bot.slack.client import SlackDeliveryError, as_delivery_error
+from bot.slack.client import SlackDeliveryError
 from bot.slack.direct import open_dm
 from bot.slack.people import People
 from bot.slack.stored import PLATFORM
+from bot.slack.uploads import upload, why_not_sent
 from dialogs.model import Card
 from dialogs.record_export import Signed
 
@@ -43,7 +39,7 @@ async def send(records: ChairRecords, people: People, card: Card, version_ids: t
     client, _me, user = found
     channel: str | None = None
     for version_id in version_ids:
-        key = sent_key(card.key or "", version_id, person_id)
+        key = sent_key(card.key or "", person_id, version_id)
         if await records.sent(PLATFORM, key):
             continue  # shared by an earlier try of this card
         record = await records.load(version_id)
@@ -53,19 +49,7 @@ async def send(records: ChairRecords, people: People, card: Card, version_ids: t
         rendered = await records.render(record)
         channel = channel or await open_dm(client, user)
         names = " and ".join(f.fmt.value.upper() for f in rendered)
-        try:
-            shared = await client.files_upload_v2(
-                file_uploads=[{"filename": f.name, "content": f.data, "title": f.name} for f in rendered],
-                channel=channel,
-                initial_comment=comment(record, names),
-            )
-        except SlackApiError as exc:
-            raise as_delivery_error(failed_method(exc), exc) from None
-        except SlackRequestError:  # the bytes were refused at the upload URL: try again later
-            raise SlackDeliveryError("files.upload", "upload_failed", retryable=True) from None
-        except Exception as exc:  # network trouble: mapped, or re-raised when it is not about Slack
-            raise as_delivery_error("files.upload", exc) from None
-        file_ids = [f.get("id") for f in (shared.get("files") or [])]
+        file_ids = await upload(client, [(f.name, f.data) for f in rendered], channel, comment(record, names))
         await records.mark_sent(
             PLATFORM,
             key,
@@ -79,19 +63,7 @@ async def send(records: ChairRecords, people: People, card: Card, version_ids: t
 def problem(card: Card, exc: Exception) -> str:
     """What the chair is told when the files could not be sent for good (names case references only)."""
     what = card.title.removeprefix("Signed-off record files: ")
-    if isinstance(exc, SlackDeliveryError) and exc.code in ("not_in_channel", "channel_not_found"):
-        why = "Slack would not let me share files in our direct messages."
-    elif isinstance(exc, SlackDeliveryError):
-        why = exc.explanation
-    else:
-        why = "An error on our side stopped them; it has been logged."
     return (
-        f"I could not send you the signed-off record files of {what}. {why} They are signed off and "
-        "stored: your administrator can export them (python -m bot record export)."
+        f"I could not send you the signed-off record files of {what}. {why_not_sent(exc, 'them')} They "
+        "are signed off and stored: your administrator can export them (python -m bot record export)."
     )
-
-
-def failed_method(exc: SlackApiError) -> str:
-    """Which of the upload's Web API methods refused (for logs and the chair: never the content)."""
-    url = str(getattr(exc.response, "api_url", "") or "")
-    return url.rsplit("/", 1)[-1] or "files.upload"

@@ -1,25 +1,23 @@
 """The figures file uploaded to a manager's direct message: the Slack side of a report card
 (dialogs.report_card; what is shared with Teams and the playground is bot.reports.to_person).
 
-One HTML file, uploaded as bot.slack.record_files uploads the chair's records: slack_sdk's
-`files_upload_v2` (`files.getUploadURLExternal`, the bytes to the URL it returns, then one
-`files.completeUploadExternal` sharing it in the DM) with a short comment naming the period only. An
-upload refused at any step was shared nowhere, so the outbox simply makes it again; once shared, the
-file is kept as sent (ReportFiles.mark_sent) and never uploaded twice. The person's role is checked
-again when the file is made: someone who is no longer a manager is sent nothing.
+One HTML file, uploaded as the chair's records are (bot.slack.uploads), with a short comment naming
+the period only. An upload refused at any step was shared nowhere, so the outbox simply makes it
+again; once shared, the file is kept as sent (ReportFiles.mark_sent) and never uploaded twice. The
+person's role is checked again when the file is made: someone who is no longer a manager is sent
+nothing.
 """
 
 import logging
 from datetime import date
 
-from slack_sdk.errors import SlackApiError, SlackRequestError
-
-from bot.reports.to_person import ReportFiles, sent_key
-from bot.slack.client import SlackDeliveryError, as_delivery_error
+from bot.records.to_chair import sent_key
+from bot.reports.to_person import ReportFiles
+from bot.slack.client import SlackDeliveryError
 from bot.slack.direct import open_dm
 from bot.slack.people import People
-from bot.slack.record_files import failed_method
 from bot.slack.stored import PLATFORM
+from bot.slack.uploads import upload, why_not_sent
 from dialogs.model import Card
 from dialogs.report_card import span
 
@@ -49,19 +47,7 @@ async def send(reports: ReportFiles, people: People, card: Card, start: date, en
         raise SlackDeliveryError("users.lookupByEmail", "users_not_found", retryable=False)
     client, _me, user = found
     channel = await open_dm(client, user)
-    try:
-        shared = await client.files_upload_v2(
-            file_uploads=[{"filename": made.name, "content": made.data, "title": made.name}],
-            channel=channel,
-            initial_comment=comment(start, end),
-        )
-    except SlackApiError as exc:
-        raise as_delivery_error(failed_method(exc), exc) from None
-    except SlackRequestError:  # the bytes were refused at the upload URL: try again later
-        raise SlackDeliveryError("files.upload", "upload_failed", retryable=True) from None
-    except Exception as exc:  # network trouble: mapped, or re-raised when it is not about Slack
-        raise as_delivery_error("files.upload", exc) from None
-    file_ids = [f.get("id") for f in (shared.get("files") or [])]
+    file_ids = await upload(client, [(made.name, made.data)], channel, comment(start, end))
     await reports.mark_sent(
         PLATFORM,
         key,
@@ -76,13 +62,7 @@ async def send(reports: ReportFiles, people: People, card: Card, start: date, en
 def problem(card: Card, exc: Exception) -> str:
     """What the manager is told when the file could not be sent for good (the period only)."""
     what = card.title.removeprefix("Strategy discussion figures, ")
-    if isinstance(exc, SlackDeliveryError) and exc.code in ("not_in_channel", "channel_not_found"):
-        why = "Slack would not let me share files in our direct messages."
-    elif isinstance(exc, SlackDeliveryError):
-        why = exc.explanation
-    else:
-        why = "An error on our side stopped it; it has been logged."
     return (
-        f"I could not send you the figures file for {what}. {why} "
+        f"I could not send you the figures file for {what}. {why_not_sent(exc, 'it')} "
         "Your administrator can make it with python -m bot report."
     )

@@ -22,11 +22,19 @@ would fetch (and audit) the files on nobody's behalf; it does not follow an Acti
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime, timedelta
+from typing import Any
 
 from aiohttp import web
-from microsoft_teams.cards import ActionSet, AdaptiveCard, OpenUrlAction, TeamsCardProperties, TextBlock
+from microsoft_teams.cards import (
+    Action,
+    ActionSet,
+    AdaptiveCard,
+    CardElement,
+    OpenUrlAction,
+    TeamsCardProperties,
+    TextBlock,
+)
 
 from bot.delivery import DeliveryError
 from bot.records import files
@@ -35,6 +43,7 @@ from bot.records.to_chair import ChairRecords, sent_key
 from bot.services import Services
 from bot.teams.cards import SCHEMA
 from bot.teams.conversations import PLATFORM, Place
+from bot.teams.link_log import hide_tokens
 from bot.teams.sending import Sender, card_activity
 from dialogs.model import Card
 from dialogs.record_export import Signed
@@ -48,7 +57,6 @@ WHERE = "teams-link"  # the audit entries' destination
 DOWNLOADED = "record.downloaded"  # the audit action of each file fetched through a link
 REFUSED = "This link is not valid. Ask the chair of the discussion for the record."
 EXPIRED = "This link has expired. Ask the chair of the discussion for the record."
-_TOKEN_IN_PATH = re.compile(r"/records/[^\s\"?]+")
 
 
 class RecordLinks:
@@ -65,9 +73,7 @@ class RecordLinks:
     def setup(self, app: web.Application) -> None:
         # GET only: a HEAD (a link checker, a proxy) must not render and audit a download.
         app.router.add_get(ROUTE, self.serve, allow_head=False)
-        access = logging.getLogger("aiohttp.access")
-        if not any(isinstance(f, _HideTokens) for f in access.filters):
-            access.addFilter(_HideTokens())
+        hide_tokens("/records/")
         if not self.public_url:
             log.warning("Teams: PUBLIC_URL is not set, so the chair cannot be sent the record files")
 
@@ -86,7 +92,7 @@ class RecordLinks:
                 "export them for you (python -m bot record export)",
                 retryable=False,
             )
-        key = sent_key(card.key or "", None, person_id)
+        key = sent_key(card.key or "", person_id)
         if await self.records.sent(PLATFORM, key):
             return
         loaded = [r for r in [await self.records.load(i) for i in version_ids] if r is not None]
@@ -111,10 +117,12 @@ class RecordLinks:
     def url(self, grant: Grant) -> str:
         return f"{self.public_url}/records/{self.links.issue(grant)}"
 
-    def card(self, card: Card, records: list[Signed], person_id: int, until: datetime) -> dict:
+    def card(self, card: Card, records: list[Signed], person_id: int, until: datetime) -> dict[str, Any]:
         """The Adaptive Card (1.5): per child, the case reference and discussion, a button per file."""
         expires = int(until.timestamp())
-        body: list = [TextBlock(text=card.title, weight="Bolder", size="Medium", wrap=True, style="heading")]
+        body: list[CardElement] = [
+            TextBlock(text=card.title, weight="Bolder", size="Medium", wrap=True, style="heading")
+        ]
         for record in records:
             r = record.record
             body.append(
@@ -124,7 +132,7 @@ class RecordLinks:
                     spacing="Medium",
                 )
             )
-            buttons = [
+            buttons: list[Action] = [
                 OpenUrlAction(
                     title=fmt.label,
                     url=self.url(Grant(record.version.id or 0, fmt, person_id, expires)),
@@ -193,21 +201,3 @@ def _refused(text: str) -> web.Response:
         text=text,
         headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
     )
-
-
-class _HideTokens(logging.Filter):
-    """Keep record links' tokens out of the access log (its line, its arguments and the fields aiohttp
-    adds for structured logging, such as `first_request_line`): each is a key to a file until it
-    expires."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        for name, value in list(vars(record).items()):
-            if isinstance(value, str) and "/records/" in value:
-                setattr(record, name, _hide(value))
-        if isinstance(record.args, tuple):
-            record.args = tuple(_hide(a) if isinstance(a, str) else a for a in record.args)
-        return True
-
-
-def _hide(text: str) -> str:
-    return _TOKEN_IN_PATH.sub("/records/(hidden)", text)

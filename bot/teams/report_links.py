@@ -19,11 +19,7 @@ still have the figures (ReportFiles.make checks their role again); each download
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import logging
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -39,11 +35,13 @@ from microsoft_teams.cards import (
 )
 
 from bot.delivery import DeliveryError
-from bot.records.links import link_key
-from bot.reports.to_person import MEDIA_TYPE, ReportFiles, sent_key
+from bot.records.links import Signer, derive, link_key
+from bot.records.to_chair import sent_key
+from bot.reports.to_person import MEDIA_TYPE, ReportFiles
 from bot.services import Services
 from bot.teams.cards import SCHEMA
 from bot.teams.conversations import PLATFORM, Place
+from bot.teams.link_log import hide_tokens
 from bot.teams.sending import Sender, card_activity
 from dialogs.model import Card
 from storage import audit
@@ -57,7 +55,6 @@ REFUSED = "This link is not valid."
 EXPIRED = "This link has expired. Send report to the Strategy discussion app in Teams for a new one."
 UNAVAILABLE = "The figures cannot be made just now. Please try again later."
 _CONTEXT = b"strategy-bot report links v1"
-_TOKEN_IN_PATH = re.compile(r"/reports/[^\s\"?]+")
 
 
 @dataclass(frozen=True)
@@ -75,24 +72,20 @@ class ReportGrant:
 
 class ReportTokens:
     def __init__(self, key: bytes) -> None:
-        self._key = hmac.new(key, _CONTEXT, hashlib.sha256).digest()
+        self._signer = Signer(derive(key, _CONTEXT))
 
     def issue(self, grant: ReportGrant) -> str:
-        payload = f"{grant.person_id}.{grant.start:%Y%m%d}.{grant.end:%Y%m%d}.{grant.expires_at}"
-        return f"{payload}.{self._sign(payload)}"
+        return self._signer.issue(
+            [str(grant.person_id), f"{grant.start:%Y%m%d}", f"{grant.end:%Y%m%d}", str(grant.expires_at)]
+        )
 
     def read(self, token: str) -> ReportGrant | None:
         """The grant a token carries if the bot signed it (expired or not); None if it is malformed or
         its signature is not ours."""
-        parts = token.split(".")
-        if len(parts) != 5 or len(token) > 200:
+        fields = self._signer.read(token, 4)
+        if fields is None or not all(f.isdigit() for f in fields):
             return None
-        payload, signature = ".".join(parts[:4]), parts[4]
-        if not hmac.compare_digest(signature.encode(), self._sign(payload).encode()):
-            return None
-        person_id, start, end, expires_at = parts[:4]
-        if not all(p.isdigit() for p in parts[:4]):
-            return None
+        person_id, start, end, expires_at = fields
         try:
             grant = ReportGrant(
                 int(person_id),
@@ -103,10 +96,6 @@ class ReportTokens:
         except ValueError:
             return None
         return grant if grant.start <= grant.end else None
-
-    def _sign(self, payload: str) -> str:
-        digest = hmac.new(self._key, payload.encode(), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 class ReportLinks:
@@ -123,9 +112,7 @@ class ReportLinks:
     def setup(self, app: web.Application) -> None:
         # GET only: a HEAD (a link checker, a proxy) must not make and audit a download.
         app.router.add_get(ROUTE, self.serve, allow_head=False)
-        access = logging.getLogger("aiohttp.access")
-        if not any(isinstance(f, _HideTokens) for f in access.filters):
-            access.addFilter(_HideTokens())
+        hide_tokens("/reports/")
         if not self.public_url:
             log.warning("Teams: PUBLIC_URL is not set, so managers cannot be sent the figures file")
 
@@ -230,20 +217,3 @@ def _refused(text: str) -> web.Response:
         text=text,
         headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
     )
-
-
-class _HideTokens(logging.Filter):
-    """Keep report links' tokens out of the access log (its line, its arguments and the fields aiohttp
-    adds for structured logging): each is a key to the figures until it expires."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        for name, value in list(vars(record).items()):
-            if isinstance(value, str) and "/reports/" in value:
-                setattr(record, name, _hide(value))
-        if isinstance(record.args, tuple):
-            record.args = tuple(_hide(a) if isinstance(a, str) else a for a in record.args)
-        return True
-
-
-def _hide(text: str) -> str:
-    return _TOKEN_IN_PATH.sub("/reports/(hidden)", text)

@@ -77,7 +77,10 @@ async def test_a_manager_runs_the_figures_and_downloads_the_file(playground, sql
     headline = page.card(f"Strategy discussions, {PERIOD}", within="notices").words
     # The shipped rule hides counts from 1 to 5, in chat as in the file.
     assert "Discussions held: fewer than 6 (out of hours: not shown), about fewer than 6 children" in headline
-    assert 'Counts from 1 to 5 show as "fewer than 6". The file follows.' in headline
+    assert (
+        'Counts from 1 to 5 show as "fewer than 6"; other counts are rounded to the nearest 5, so figures '
+        "may not add up. The file follows."
+    ) in headline
 
     # The file is a card in the manager's direct messages, with its download link.
     card = page.card(f"Strategy discussion figures, {PERIOD}", within="direct")

@@ -37,12 +37,14 @@ CAST = PEOPLE | {  # slug: (Slack id, name, agency, role)
 @pytest.fixture
 async def council(db, standin, tmp_path, request):
     """The siblings' council with a team manager and a social worker; `suppress_below` (indirect
-    parameter) replaces the procedure's small-number rule, else the shipped rule (6) applies."""
+    parameter) replaces the procedure's small-number rule, with counts exact (`round_to` 0), else the
+    shipped rule (6, rounded to 5) applies."""
     extra = {}
     below = getattr(request, "param", None)
     if below is not None:
         procedure = yaml.safe_load(DEFAULT_PROCEDURE_FILE.read_text(encoding="utf-8"))
         procedure["reports"]["suppress_below"] = below
+        procedure["reports"]["round_to"] = 0
         path = tmp_path / "procedure.yaml"
         path.write_text(yaml.safe_dump(procedure, allow_unicode=True), encoding="utf-8")
         extra["procedure_file"] = path
@@ -172,7 +174,10 @@ async def test_the_shipped_rule_hides_small_counts_in_chat(council):
     await slack.command("U0TM", "report", channel="C0DUTY")
     text = answer_text(slack.standin.webhooks[-1])
     assert "Discussions held: fewer than 6 (out of hours: not shown), about fewer than 6 children" in text
-    assert 'Counts from 1 to 5 show as "fewer than 6". The file follows.' in text
+    assert (
+        'Counts from 1 to 5 show as "fewer than 6"; other counts are rounded to the nearest 5, so figures '
+        "may not add up. The file follows."
+    ) in text
     [upload] = slack.standin.files_in(MANAGER_DM)
     assert PERIOD in Page(upload.data.decode("utf-8")).title
 

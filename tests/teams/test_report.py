@@ -150,6 +150,7 @@ async def test_a_team_manager_gets_the_headline_and_one_link_to_the_figures_file
     assert "about fewer than 6 children" in lines
     assert "Decisions without the quorum: 0" in lines
     assert "Decisions per child: S47" in lines and "none yet" not in lines
+    assert "other counts are rounded to the nearest 5" in lines  # the shipped rule, said
 
     # One message with one button to the figures, in the manager's chat and nowhere else.
     [(chat, card)] = link_cards(bot.connector)
@@ -174,6 +175,7 @@ async def test_a_team_manager_gets_the_headline_and_one_link_to_the_figures_file
     assert MONTH in figures.title
     visible = " ".join(figures.text)
     assert "Discussions held" in visible and "fewer than 6" in visible
+    assert "rounded to the nearest 5" in visible
     assert not any(ref in data.decode() for ref in REFS)
 
     # Audited: the link sent, and the download, with the period and where; no figures.
